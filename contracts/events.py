@@ -1,0 +1,279 @@
+"""Versioned payloads of the MQTT interface (schema version 1).
+
+Every event an edge publishes carries a stable ``event_id`` derived from its content, so the same
+terminal record read twice, or delivered twice by QoS 1, always has the same id and the server can
+store it once. Times are timezone-aware; a terminal's naive wall-clock time is kept beside them as
+``device_time`` because the id is derived from exactly what the device said.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Literal, Self
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, NaiveDatetime, model_validator
+
+# Fixed namespace for uuid5 ids: changing it would change every id ever issued.
+KAOQIN_NAMESPACE = uuid.UUID("6f1c2a7e-4b0d-5c8e-9a3f-0d2b7e4c1a95")
+SCHEMA_VERSION = 1
+
+Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")]
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _uuid5(*parts: object) -> str:
+    return str(uuid.uuid5(KAOQIN_NAMESPACE, "|".join(str(p) for p in parts)))
+
+
+class VerifyMethod(StrEnum):
+    """How a punch was verified, mapped from the terminal's raw code by its firmware profile."""
+
+    FINGERPRINT = "fingerprint"
+    FACE = "face"
+    CARD = "card"
+    PASSWORD = "password"
+    PALM = "palm"
+    OTHER = "other"
+    UNKNOWN = "unknown"
+
+
+class PunchSource(StrEnum):
+    """Which path brought a terminal record to the edge."""
+
+    PULL = "pull"  # read from the device log with the ZK binary protocol
+    LIVE = "live"  # pushed by the device as a live-capture event
+    ADMS = "adms"  # uploaded by the device over ADMS HTTP push
+
+
+def punch_event_id(
+    device_serial: str, user_id: str, device_time: datetime, punch_state: int, verify_mode: int
+) -> str:
+    """Stable id of a terminal record: serial + user id + device time + punch state + verify mode."""
+    stamp = device_time.replace(tzinfo=None, microsecond=0).isoformat()
+    return _uuid5("punch", device_serial, user_id, stamp, punch_state, verify_mode)
+
+
+class PunchEvent(_Payload):
+    """One attendance record read from a fingerprint terminal."""
+
+    kind: Literal["punch"] = "punch"
+    schema_version: Literal[1] = 1
+    event_id: str = Field(description="uuid5 of serial, user id, device time, punch state, verify mode")
+    edge_id: Id
+    device_serial: Id
+    user_id: str = Field(min_length=1, max_length=24, description="the PIN enrolled on the terminal")
+    device_uid: int | None = Field(default=None, description="the terminal's internal user slot")
+    device_time: NaiveDatetime = Field(description="the terminal's own wall-clock time, as read")
+    occurred_at: AwareDatetime = Field(description="device_time in the terminal's configured zone")
+    observed_at: AwareDatetime = Field(description="when the edge first read the record")
+    verify_mode: int = Field(ge=0, le=255, description="raw verify code from the device")
+    verify_method: VerifyMethod
+    punch_state: int = Field(ge=0, le=255, description="raw punch state (0 in, 1 out, ...)")
+    source: PunchSource
+    log_index: int | None = Field(default=None, ge=0, description="position in the device log")
+
+    @model_validator(mode="after")
+    def _id_matches_content(self) -> Self:
+        expected = punch_event_id(
+            self.device_serial, self.user_id, self.device_time, self.punch_state, self.verify_mode
+        )
+        if self.event_id != expected:
+            raise ValueError(f"event_id {self.event_id!r} does not match the record (expected {expected})")
+        return self
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        edge_id: str,
+        device_serial: str,
+        user_id: str,
+        device_time: datetime,
+        occurred_at: datetime,
+        observed_at: datetime,
+        verify_mode: int,
+        verify_method: VerifyMethod,
+        punch_state: int,
+        source: PunchSource,
+        device_uid: int | None = None,
+        log_index: int | None = None,
+    ) -> PunchEvent:
+        """Build a punch event with its derived id."""
+        device_time = device_time.replace(microsecond=0)
+        return cls(
+            event_id=punch_event_id(device_serial, user_id, device_time, punch_state, verify_mode),
+            edge_id=edge_id,
+            device_serial=device_serial,
+            user_id=user_id,
+            device_uid=device_uid,
+            device_time=device_time,
+            occurred_at=occurred_at,
+            observed_at=observed_at,
+            verify_mode=verify_mode,
+            verify_method=verify_method,
+            punch_state=punch_state,
+            source=source,
+            log_index=log_index,
+        )
+
+
+class FaceOutcome(StrEnum):
+    """What a camera saw for one tracked face."""
+
+    KNOWN = "known"
+    UNKNOWN = "unknown"
+
+
+class FaceObservation(_Payload):
+    """A face identified (or not) by a camera. Version 1 carries the fields check-in needs first;
+    liveness, quality and the evidence snapshot arrive with face check-in."""
+
+    kind: Literal["face"] = "face"
+    schema_version: Literal[1] = 1
+    event_id: str = Field(description="uuid5 of camera id, time and track id")
+    edge_id: Id
+    camera_id: Id
+    track_id: int = Field(ge=0)
+    occurred_at: AwareDatetime
+    outcome: FaceOutcome
+    staff_id: str | None = None
+    distance: float | None = Field(default=None, ge=0)
+    linked_terminal: str | None = Field(default=None, description="serial of the terminal beside it")
+
+    @classmethod
+    def create(cls, *, edge_id: str, camera_id: str, track_id: int, occurred_at: datetime, **fields: object) -> FaceObservation:
+        """Build a face observation with its derived id."""
+        event_id = _uuid5("face", camera_id, occurred_at.isoformat(), track_id)
+        return cls.model_validate(
+            dict(fields, event_id=event_id, edge_id=edge_id, camera_id=camera_id, track_id=track_id, occurred_at=occurred_at)
+        )
+
+
+class DeviceKind(StrEnum):
+    """Kinds of device an edge looks after."""
+
+    TERMINAL = "terminal"
+    CAMERA = "camera"
+
+
+class DeviceStatus(_Payload):
+    """Health of one device as its edge sees it."""
+
+    kind: Literal["device_status"] = "device_status"
+    schema_version: Literal[1] = 1
+    event_id: str = Field(description="uuid5 of edge, device and report time")
+    edge_id: Id
+    device_id: Id = Field(description="terminal serial number or camera id")
+    device_kind: DeviceKind
+    occurred_at: AwareDatetime = Field(description="when the edge made this report")
+    reachable: bool
+    error: str | None = Field(default=None, description="why the last attempt failed, if it did")
+    address: str | None = None
+    last_read_at: AwareDatetime | None = None
+    firmware: str | None = None
+    platform: str | None = None
+    users: int | None = Field(default=None, ge=0)
+    records: int | None = Field(default=None, ge=0)
+    record_capacity: int | None = Field(default=None, ge=0)
+    clock_offset_seconds: float | None = Field(default=None, description="device clock minus edge clock")
+
+    @classmethod
+    def create(cls, *, edge_id: str, device_id: str, occurred_at: datetime, **fields: object) -> DeviceStatus:
+        """Build a device status with its derived id."""
+        event_id = _uuid5("device_status", edge_id, device_id, occurred_at.isoformat())
+        return cls.model_validate(
+            dict(fields, event_id=event_id, edge_id=edge_id, device_id=device_id, occurred_at=occurred_at)
+        )
+
+
+EdgeEvent = Annotated[PunchEvent | FaceObservation | DeviceStatus, Field(discriminator="kind")]
+
+
+class EdgeState(StrEnum):
+    """Whether an edge is connected; "offline" is also its MQTT last will."""
+
+    ONLINE = "online"
+    OFFLINE = "offline"
+
+
+class EdgeStatus(_Payload):
+    """Retained status of an edge agent. The broker publishes the "offline" form as its last will."""
+
+    kind: Literal["edge_status"] = "edge_status"
+    schema_version: Literal[1] = 1
+    event_id: str
+    edge_id: Id
+    state: EdgeState
+    occurred_at: AwareDatetime
+    software_version: str
+    devices: list[str] = Field(default_factory=list)
+
+    @classmethod
+    def create(cls, *, edge_id: str, state: EdgeState, occurred_at: datetime, software_version: str, devices: list[str]) -> EdgeStatus:
+        """Build an edge status with its derived id."""
+        return cls(
+            event_id=_uuid5("edge_status", edge_id, state.value, occurred_at.isoformat()),
+            edge_id=edge_id,
+            state=state,
+            occurred_at=occurred_at,
+            software_version=software_version,
+            devices=devices,
+        )
+
+
+class SetTimeCommand(_Payload):
+    """Set a terminal's clock to the edge's clock in the terminal's configured zone."""
+
+    action: Literal["set_time"] = "set_time"
+    device_serial: Id
+
+
+class ReadNowCommand(_Payload):
+    """Read a terminal's log now instead of waiting for the next poll (all terminals if none named)."""
+
+    action: Literal["read_now"] = "read_now"
+    device_serial: Id | None = None
+
+
+Command = Annotated[SetTimeCommand | ReadNowCommand, Field(discriminator="action")]
+
+
+class EdgeCommand(_Payload):
+    """A command from the server to one edge."""
+
+    kind: Literal["command"] = "command"
+    schema_version: Literal[1] = 1
+    command_id: str = Field(min_length=1, max_length=64)
+    edge_id: Id
+    issued_at: AwareDatetime
+    command: Command
+
+
+class AckStatus(StrEnum):
+    """What the server did with an event; in every case the edge may forget it."""
+
+    STORED = "stored"
+    DUPLICATE = "duplicate"  # stored before: a redelivery
+    DEAD_LETTERED = "dead_lettered"  # kept in the dead-letter store with a reason
+
+
+class AckItem(_Payload):
+    """The server's answer for one event."""
+
+    event_id: str
+    status: AckStatus
+
+
+class EventAck(_Payload):
+    """The server's acknowledgement of events it has stored; only then may the edge delete them."""
+
+    kind: Literal["ack"] = "ack"
+    schema_version: Literal[1] = 1
+    edge_id: Id
+    acked_at: AwareDatetime
+    items: list[AckItem] = Field(min_length=1)

@@ -1,0 +1,107 @@
+"""MQTT topic tree of Kaoqin, version 1: the only place topic strings are built or parsed.
+
+Layout (``{edge}`` is the edge agent's id, ``{device}`` a terminal serial or camera id)::
+
+    kaoqin/v1/edges/{edge}/events/{kind}/{device}   edge -> server, QoS 1 (kind: punch, face, device_status)
+    kaoqin/v1/edges/{edge}/status                   edge -> server, QoS 1, retained; last will "offline"
+    kaoqin/v1/edges/{edge}/commands                 server -> edge, QoS 1
+    kaoqin/v1/edges/{edge}/acks                     server -> edge, QoS 1
+
+Every topic an edge writes starts with its own ``kaoqin/v1/edges/{edge}/``, so a broker ACL can
+confine an edge to its own subtree with one pattern (Mosquitto's ``%u``/``%c`` substitution).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+ROOT = "kaoqin/v1"
+_EDGES = f"{ROOT}/edges"
+# Ids become topic levels: no wildcards, separators or leading '$'.
+_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
+SERVER_SHARE_GROUP = "kaoqin-server"
+
+
+class EventKind(StrEnum):
+    """The kinds of event an edge publishes under ``events/``."""
+
+    PUNCH = "punch"
+    FACE = "face"
+    DEVICE_STATUS = "device_status"
+
+
+class TopicError(ValueError):
+    """A topic or an id that does not fit the v1 topic tree."""
+
+
+def check_id(value: str, what: str = "id") -> str:
+    """Return ``value`` if it is usable as one topic level, else raise :class:`TopicError`."""
+    if not _ID_PATTERN.fullmatch(value):
+        raise TopicError(
+            f"{what} {value!r} must be 1-64 characters of letters, digits, '_', '.', ':' or '-'"
+        )
+    return value
+
+
+def event_topic(edge_id: str, kind: EventKind, device_id: str) -> str:
+    """Topic of one event published by ``edge_id`` about ``device_id``."""
+    return f"{_EDGES}/{check_id(edge_id, 'edge id')}/events/{kind.value}/{check_id(device_id, 'device id')}"
+
+
+def edge_status_topic(edge_id: str) -> str:
+    """Retained status topic of an edge (its last will points here too)."""
+    return f"{_EDGES}/{check_id(edge_id, 'edge id')}/status"
+
+
+def command_topic(edge_id: str) -> str:
+    """Topic on which the server sends commands to one edge."""
+    return f"{_EDGES}/{check_id(edge_id, 'edge id')}/commands"
+
+
+def ack_topic(edge_id: str) -> str:
+    """Topic on which the server acknowledges stored events to one edge."""
+    return f"{_EDGES}/{check_id(edge_id, 'edge id')}/acks"
+
+
+def server_event_filter(*, share_group: str | None = None) -> str:
+    """Subscription filter for every event of every edge, optionally as an MQTT 5 shared subscription."""
+    topic = f"{_EDGES}/+/events/#"
+    return f"$share/{share_group}/{topic}" if share_group else topic
+
+
+def server_status_filter() -> str:
+    """Subscription filter for every edge's retained status."""
+    return f"{_EDGES}/+/status"
+
+
+@dataclass(frozen=True)
+class ParsedTopic:
+    """What a topic of the v1 tree says: which edge, which channel, and for events kind and device."""
+
+    edge_id: str
+    channel: str  # "events", "status", "commands" or "acks"
+    kind: EventKind | None = None
+    device_id: str | None = None
+
+
+def parse_topic(topic: str) -> ParsedTopic:
+    """Split a v1 topic into its parts, or raise :class:`TopicError` naming what is wrong."""
+    parts = topic.split("/")
+    if len(parts) < 5 or "/".join(parts[:3]) != _EDGES:
+        raise TopicError(f"topic {topic!r} is not under {_EDGES}/")
+    edge_id, channel, rest = parts[3], parts[4], parts[5:]
+    check_id(edge_id, "edge id")
+    if channel == "events":
+        if len(rest) != 2:
+            raise TopicError(f"event topic {topic!r} must end in events/<kind>/<device>")
+        try:
+            kind = EventKind(rest[0])
+        except ValueError:
+            known = ", ".join(k.value for k in EventKind)
+            raise TopicError(f"unknown event kind {rest[0]!r} in {topic!r} (known: {known})") from None
+        return ParsedTopic(edge_id, channel, kind, check_id(rest[1], "device id"))
+    if channel in ("status", "commands", "acks") and not rest:
+        return ParsedTopic(edge_id, channel)
+    raise TopicError(f"topic {topic!r} has an unknown channel {channel!r}")

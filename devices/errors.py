@@ -1,0 +1,32 @@
+"""Errors raised by device adapters. Each names the device and the cause, never a bare library error."""
+
+from __future__ import annotations
+
+
+class DeviceError(Exception):
+    """A device could not do what was asked. ``device`` names it (address or serial)."""
+
+    def __init__(self, device: str, cause: str) -> None:
+        super().__init__(f"{device}: {cause}")
+        self.device = device
+        self.cause = cause
+
+
+class DeviceUnreachable(DeviceError):
+    """Nothing answered, the connection dropped, or the device timed out."""
+
+
+class DeviceAuthError(DeviceError):
+    """The device refused our credentials (for a ZKTeco terminal: the comm key)."""
+
+
+class DeviceProtocolError(DeviceError):
+    """The device answered something we cannot understand or refused a command."""
+
+
+class BadRecordError(DeviceProtocolError):
+    """One record in a device log cannot be decoded; ``offset`` is its position in the log."""
+
+    def __init__(self, device: str, offset: int, cause: str) -> None:
+        super().__init__(device, f"record at offset {offset}: {cause}")
+        self.offset = offset

@@ -1,0 +1,71 @@
+"""The fingerprint-terminal port: what the edge needs from any terminal family, and its value objects."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class TerminalInfo:
+    """Identity and usage of a terminal, read from the device."""
+
+    serial: str
+    firmware: str
+    platform: str
+    device_name: str
+    mac: str
+    users: int
+    records: int
+    record_capacity: int
+    fingers: int
+    finger_capacity: int
+    user_capacity: int
+
+
+@dataclass(frozen=True)
+class Punch:
+    """One attendance record as the terminal logged it.
+
+    ``device_time`` is the terminal's naive wall clock, exactly as read (the event id is derived
+    from it); ``occurred_at`` is the same instant made timezone-aware with the terminal's
+    configured zone. ``log_index`` is the record's position in the device log.
+    """
+
+    user_id: str
+    device_uid: int | None
+    device_time: datetime
+    occurred_at: datetime
+    verify_mode: int
+    punch_state: int
+    log_index: int
+
+
+class FingerprintTerminal(Protocol):
+    """A fingerprint terminal the edge can read. Implementations raise ``devices.errors.DeviceError``."""
+
+    @property
+    def address(self) -> str:
+        """Where the terminal is reached (host:port), for messages."""
+        ...
+
+    def read_info(self) -> TerminalInfo:
+        """Read serial number, firmware and how full the device is."""
+        ...
+
+    def read_punches(self) -> list[Punch]:
+        """Read the whole attendance log, oldest first."""
+        ...
+
+    def read_clock(self) -> datetime:
+        """Read the device clock as a timezone-aware datetime in the terminal's zone."""
+        ...
+
+    def set_clock(self, when: datetime) -> None:
+        """Set the device clock to ``when`` (converted to the terminal's zone)."""
+        ...
+
+    def close(self) -> None:
+        """Disconnect; safe to call more than once."""
+        ...
