@@ -92,14 +92,27 @@ def decode_event(topic: str, payload: bytes) -> PunchEvent | FaceObservation | D
     except ValidationError as exc:
         raise ContractError(_describe(exc), event_id=_claimed_id(data)) from None
     if not isinstance(event, _EVENT_MODELS[parsed.kind]):
-        raise ContractError(f"payload kind {event.kind!r} published on a {parsed.kind.value!r} topic", event_id=event.event_id)
+        raise ContractError(
+            f"payload kind {event.kind!r} published on a {parsed.kind.value!r} topic",
+            event_id=event.event_id,
+        )
     if event.edge_id != parsed.edge_id:
         raise ContractError(
-            f"payload edge_id {event.edge_id!r} differs from the topic's {parsed.edge_id!r}", event_id=event.event_id
+            f"payload edge_id {event.edge_id!r} differs from the topic's {parsed.edge_id!r}",
+            event_id=event.event_id,
         )
-    device = event.device_serial if isinstance(event, PunchEvent) else event.camera_id if isinstance(event, FaceObservation) else event.device_id
+    device = (
+        event.device_serial
+        if isinstance(event, PunchEvent)
+        else event.camera_id
+        if isinstance(event, FaceObservation)
+        else event.device_id
+    )
     if device != parsed.device_id:
-        raise ContractError(f"payload device {device!r} differs from the topic's {parsed.device_id!r}", event_id=event.event_id)
+        raise ContractError(
+            f"payload device {device!r} differs from the topic's {parsed.device_id!r}",
+            event_id=event.event_id,
+        )
     return event
 
 

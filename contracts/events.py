@@ -146,11 +146,20 @@ class FaceObservation(_Payload):
     linked_terminal: str | None = Field(default=None, description="serial of the terminal beside it")
 
     @classmethod
-    def create(cls, *, edge_id: str, camera_id: str, track_id: int, occurred_at: datetime, **fields: object) -> FaceObservation:
+    def create(
+        cls, *, edge_id: str, camera_id: str, track_id: int, occurred_at: datetime, **fields: object
+    ) -> FaceObservation:
         """Build a face observation with its derived id."""
         event_id = _uuid5("face", camera_id, occurred_at.isoformat(), track_id)
         return cls.model_validate(
-            dict(fields, event_id=event_id, edge_id=edge_id, camera_id=camera_id, track_id=track_id, occurred_at=occurred_at)
+            dict(
+                fields,
+                event_id=event_id,
+                edge_id=edge_id,
+                camera_id=camera_id,
+                track_id=track_id,
+                occurred_at=occurred_at,
+            )
         )
 
 
@@ -187,7 +196,13 @@ class DeviceStatus(_Payload):
         """Build a device status with its derived id."""
         event_id = _uuid5("device_status", edge_id, device_id, occurred_at.isoformat())
         return cls.model_validate(
-            dict(fields, event_id=event_id, edge_id=edge_id, device_id=device_id, occurred_at=occurred_at)
+            dict(
+                fields,
+                event_id=event_id,
+                edge_id=edge_id,
+                device_id=device_id,
+                occurred_at=occurred_at,
+            )
         )
 
 
@@ -214,7 +229,15 @@ class EdgeStatus(_Payload):
     devices: list[str] = Field(default_factory=list)
 
     @classmethod
-    def create(cls, *, edge_id: str, state: EdgeState, occurred_at: datetime, software_version: str, devices: list[str]) -> EdgeStatus:
+    def create(
+        cls,
+        *,
+        edge_id: str,
+        state: EdgeState,
+        occurred_at: datetime,
+        software_version: str,
+        devices: list[str],
+    ) -> EdgeStatus:
         """Build an edge status with its derived id."""
         return cls(
             event_id=_uuid5("edge_status", edge_id, state.value, occurred_at.isoformat()),

@@ -39,9 +39,7 @@ class TopicError(ValueError):
 def check_id(value: str, what: str = "id") -> str:
     """Return ``value`` if it is usable as one topic level, else raise :class:`TopicError`."""
     if not _ID_PATTERN.fullmatch(value):
-        raise TopicError(
-            f"{what} {value!r} must be 1-64 characters of letters, digits, '_', '.', ':' or '-'"
-        )
+        raise TopicError(f"{what} {value!r} must be 1-64 characters of letters, digits, '_', '.', ':' or '-'")
     return value
 
 

@@ -1,0 +1,98 @@
+"""Generates the AsyncAPI 3.0 document of the MQTT interface from the payload models.
+
+``docs/asyncapi.json`` is this function's output (``make asyncapi``); a test fails when it is stale.
+The document describes the server's side: it receives events and statuses, sends acks and commands.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from contracts.events import DeviceStatus, EdgeCommand, EdgeStatus, EventAck, FaceObservation, PunchEvent
+from contracts.topics import ROOT, SERVER_SHARE_GROUP
+
+_REF = "#/components/schemas/{model}"
+
+_MESSAGES: dict[str, tuple[type[BaseModel], str]] = {
+    "punch": (PunchEvent, "A record read from a fingerprint terminal."),
+    "faceObservation": (FaceObservation, "A face identified (or not) by a camera."),
+    "deviceStatus": (DeviceStatus, "Health of a terminal or camera as its edge sees it."),
+    "edgeStatus": (EdgeStatus, "Retained edge status; 'offline' is also the edge's last will."),
+    "command": (EdgeCommand, "A command from the server to one edge."),
+    "ack": (EventAck, "The server's acknowledgement: the edge may delete these events from its outbox."),
+}
+
+_EDGE_PARAM = {"edgeId": {"description": "Edge agent id (the broker ACL confines an edge to its own)."}}
+
+
+def _channel(
+    address: str, messages: list[str], description: str, **parameters: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        "address": address,
+        "description": description,
+        "parameters": {**_EDGE_PARAM, **parameters},
+        "messages": {m: {"$ref": f"#/components/messages/{m}"} for m in messages},
+    }
+
+
+def build_asyncapi() -> dict[str, Any]:
+    """The AsyncAPI 3.0 document, as a JSON-ready dict (deterministic: same models, same output)."""
+    _, schema = models_json_schema(
+        [(model, "validation") for model, _ in _MESSAGES.values()], ref_template=_REF
+    )
+    device = {"description": "Terminal serial number or camera id."}
+    kind = {"description": "Event kind.", "enum": ["punch", "face", "device_status"]}
+    channels = {
+        "edgeEvents": _channel(
+            f"{ROOT}/edges/{{edgeId}}/events/{{kind}}/{{deviceId}}",
+            ["punch", "faceObservation", "deviceStatus"],
+            "Events from an edge, QoS 1. The payload's kind, edge_id and device must match the topic.",
+            kind=kind,
+            deviceId=device,
+        ),
+        "edgeStatus": _channel(f"{ROOT}/edges/{{edgeId}}/status", ["edgeStatus"], "Retained, QoS 1."),
+        "edgeCommands": _channel(f"{ROOT}/edges/{{edgeId}}/commands", ["command"], "QoS 1."),
+        "edgeAcks": _channel(f"{ROOT}/edges/{{edgeId}}/acks", ["ack"], "QoS 1."),
+    }
+    operations = {
+        "receiveEvents": {
+            "action": "receive",
+            "channel": {"$ref": "#/channels/edgeEvents"},
+            "description": f"Servers share this subscription as $share/{SERVER_SHARE_GROUP}/... when several run.",
+        },
+        "receiveEdgeStatus": {"action": "receive", "channel": {"$ref": "#/channels/edgeStatus"}},
+        "sendCommand": {"action": "send", "channel": {"$ref": "#/channels/edgeCommands"}},
+        "sendAck": {"action": "send", "channel": {"$ref": "#/channels/edgeAcks"}},
+    }
+    messages = {
+        name: {
+            "name": model.__name__,
+            "contentType": "application/json",
+            "summary": summary,
+            "payload": {"$ref": _REF.format(model=model.__name__)},
+        }
+        for name, (model, summary) in _MESSAGES.items()
+    }
+    return {
+        "asyncapi": "3.0.0",
+        "info": {
+            "title": "Kaoqin MQTT interface",
+            "version": "1.0.0",
+            "description": "Edge agents <-> server. Every event carries a stable event_id derived from its "
+            "content and a timezone-aware occurred_at; the edge deletes an event only after the server's ack.",
+        },
+        "defaultContentType": "application/json",
+        "channels": channels,
+        "operations": operations,
+        "components": {"messages": messages, "schemas": schema["$defs"]},
+    }
+
+
+def render_asyncapi() -> str:
+    """The document as the text stored in ``docs/asyncapi.json``."""
+    return json.dumps(build_asyncapi(), indent=2, ensure_ascii=False, sort_keys=True) + "\n"

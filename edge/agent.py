@@ -1,0 +1,119 @@
+"""Composition root of the edge agent: builds the outbox, the MQTT link and one poller per terminal."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from contracts import EdgeCommand, ReadNowCommand, SetTimeCommand
+from devices.terminal import FingerprintTerminal
+from edge.mqtt_link import MqttLink
+from edge.outbox import Outbox
+from edge.ports import Clock, SystemClock, TerminalFactory
+from edge.punch_poller import PunchPoller
+from edge.settings import EdgeSettings, TerminalSettings
+
+logger = logging.getLogger(__name__)
+
+
+def open_zkteco_terminal(terminal: TerminalSettings) -> FingerprintTerminal:
+    """The production terminal factory: a ZKTeco terminal over pyzk."""
+    from devices.zkteco import ZKTecoConfig, ZKTecoTerminal  # imported here: pyzk only when used
+
+    return ZKTecoTerminal(
+        ZKTecoConfig(
+            host=terminal.host,
+            port=terminal.port,
+            transport=terminal.transport,
+            comm_key=terminal.comm_key,
+            timezone=terminal.timezone,
+            timeout=terminal.timeout_seconds,
+        )
+    )
+
+
+class EdgeAgent:
+    """A running edge agent; :meth:`start` returns at once, :meth:`stop` joins every thread."""
+
+    def __init__(
+        self,
+        settings: EdgeSettings,
+        *,
+        open_terminal: TerminalFactory = open_zkteco_terminal,
+        clock: Clock | None = None,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock or SystemClock()
+        self.outbox = Outbox(settings.outbox_path)
+        self.link = MqttLink(
+            settings,
+            self.outbox,
+            self.clock,
+            devices=[t.serial for t in settings.terminals],
+            on_command=self._on_command,
+        )
+        self.pollers = [
+            PunchPoller(
+                edge_id=settings.edge_id,
+                terminal=terminal,
+                open_terminal=open_terminal,
+                outbox=self.outbox,
+                clock=self.clock,
+                poll_interval=settings.poll_interval_seconds,
+                retry_max=settings.retry_max_seconds,
+                status_interval=settings.status_interval_seconds,
+                on_queued=self.link.wake,
+            )
+            for terminal in settings.terminals
+        ]
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        self.link.start()
+        self._spawn("publisher", self.link.run_publisher)
+        for poller in self.pollers:
+            self._spawn(f"poller-{poller.serial}", poller.run)
+        logger.info(
+            "edge %s started: %d terminal(s), broker %s, outbox %s",
+            self.settings.edge_id,
+            len(self.pollers),
+            self.settings.mqtt_url,
+            self.settings.outbox_path,
+        )
+
+    def _spawn(self, name: str, target: object) -> None:
+        thread = threading.Thread(target=target, args=(self._stop,), name=name, daemon=True)  # type: ignore[arg-type]
+        thread.start()
+        self._threads.append(thread)
+
+    def stop(self) -> None:
+        self._stop.set()
+        for poller in self.pollers:
+            poller.wake()
+        self.link.wake()
+        for thread in self._threads:
+            thread.join(timeout=30)
+        self.link.stop()
+        self.outbox.close()
+        logger.info("edge %s stopped", self.settings.edge_id)
+
+    def wait(self) -> None:
+        """Block until :meth:`stop` is called from another thread (or a signal handler)."""
+        self._stop.wait()
+
+    def _on_command(self, command: EdgeCommand) -> None:
+        action = command.command
+        if isinstance(action, ReadNowCommand):
+            for poller in self.pollers:
+                if action.device_serial in (None, poller.serial):
+                    poller.wake()
+        elif isinstance(action, SetTimeCommand):
+            for poller in self.pollers:
+                if poller.serial == action.device_serial:
+                    poller.submit(lambda device: device.set_clock(self.clock.now()))
+                    break
+            else:
+                logger.warning(
+                    "command %s names unknown terminal %s", command.command_id, action.device_serial
+                )

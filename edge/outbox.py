@@ -1,0 +1,156 @@
+"""Durable store-and-forward queue of the edge, in SQLite.
+
+An event is written here before anything tries to publish it, and deleted only when the server's
+acknowledgement for its id arrives. The per-terminal read cursor lives in the same database and
+is advanced in the same transaction as the events it covers, so a crash can neither skip a record
+(cursor ahead of the outbox) nor emit one twice (outbox ahead of the cursor).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS outbox (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id TEXT NOT NULL UNIQUE,
+    topic TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    created_at REAL NOT NULL,
+    last_sent_at REAL,
+    attempts INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS outbox_due ON outbox (last_sent_at, seq);
+CREATE TABLE IF NOT EXISTS read_cursors (
+    device TEXT PRIMARY KEY,
+    next_index INTEGER NOT NULL,
+    last_event_id TEXT,
+    updated_at REAL NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    """One event ready to publish: its id, topic and encoded payload."""
+
+    event_id: str
+    topic: str
+    payload: bytes
+
+
+@dataclass(frozen=True)
+class ReadCursor:
+    """How far a terminal's log has been turned into events: the next log index and the last id."""
+
+    next_index: int = 0
+    last_event_id: str | None = None
+
+
+class Outbox:
+    """The SQLite outbox; safe to use from several threads."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # One connection shared under a lock: SQLite serialises writers anyway, and the edge's
+        # write rate (a few events a second, bursts of a log read) is far below its limits.
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")  # an event in the outbox survives power loss
+        self._db.executescript(_SCHEMA)
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def add(self, messages: Iterable[OutboxMessage], *, cursor: tuple[str, ReadCursor] | None = None) -> int:
+        """Store messages (ignoring ids already queued) and optionally advance a read cursor, atomically.
+
+        Returns how many messages were new.
+        """
+        now = time.time()
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                before = self._db.total_changes
+                self._db.executemany(
+                    "INSERT OR IGNORE INTO outbox (event_id, topic, payload, created_at) VALUES (?, ?, ?, ?)",
+                    [(m.event_id, m.topic, m.payload, now) for m in messages],
+                )
+                added = self._db.total_changes - before
+                if cursor is not None:
+                    device, position = cursor
+                    self._db.execute(
+                        "INSERT INTO read_cursors (device, next_index, last_event_id, updated_at) VALUES (?, ?, ?, ?) "
+                        "ON CONFLICT (device) DO UPDATE SET next_index = excluded.next_index, "
+                        "last_event_id = excluded.last_event_id, updated_at = excluded.updated_at",
+                        (device, position.next_index, position.last_event_id, now),
+                    )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return added
+
+    def cursor(self, device: str) -> ReadCursor:
+        """The persisted read cursor of a terminal (the start of its log if none)."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT next_index, last_event_id FROM read_cursors WHERE device = ?", (device,)
+            ).fetchone()
+        return ReadCursor(row[0], row[1]) if row else ReadCursor()
+
+    def due(self, *, resend_after: float, limit: int, max_unacked: int) -> list[OutboxMessage]:
+        """Messages to publish now: never sent, or sent longer than ``resend_after`` seconds ago
+        without an acknowledgement; at most ``limit``, and never more than ``max_unacked`` in flight."""
+        now = time.time()
+        with self._lock:
+            (in_flight,) = self._db.execute(
+                "SELECT COUNT(*) FROM outbox WHERE last_sent_at IS NOT NULL AND last_sent_at > ?",
+                (now - resend_after,),
+            ).fetchone()
+            room = min(limit, max_unacked - in_flight)
+            if room <= 0:
+                return []
+            rows = self._db.execute(
+                "SELECT event_id, topic, payload FROM outbox "
+                "WHERE last_sent_at IS NULL OR last_sent_at <= ? ORDER BY seq LIMIT ?",
+                (now - resend_after, room),
+            ).fetchall()
+        return [OutboxMessage(r[0], r[1], bytes(r[2])) for r in rows]
+
+    def mark_sent(self, event_ids: Sequence[str]) -> None:
+        now = time.time()
+        with self._lock:
+            self._db.executemany(
+                "UPDATE outbox SET last_sent_at = ?, attempts = attempts + 1 WHERE event_id = ?",
+                [(now, e) for e in event_ids],
+            )
+
+    def mark_all_unsent(self) -> None:
+        """After a reconnect: whatever was in flight may be lost with the old connection; resend it now."""
+        with self._lock:
+            self._db.execute("UPDATE outbox SET last_sent_at = NULL WHERE last_sent_at IS NOT NULL")
+
+    def remove(self, event_ids: Sequence[str]) -> int:
+        """Forget acknowledged events; returns how many were still queued."""
+        with self._lock:
+            before = self._db.total_changes
+            self._db.executemany("DELETE FROM outbox WHERE event_id = ?", [(e,) for e in event_ids])
+            return self._db.total_changes - before
+
+    def depth(self) -> int:
+        with self._lock:
+            (count,) = self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()
+        return int(count)
+
+    def oldest_age_seconds(self) -> float | None:
+        with self._lock:
+            (oldest,) = self._db.execute("SELECT MIN(created_at) FROM outbox").fetchone()
+        return None if oldest is None else max(0.0, time.time() - oldest)

@@ -1,0 +1,132 @@
+"""Settings of one edge agent: a YAML file plus ``KAOQIN_EDGE_*`` environment variables.
+
+Loaded once at start-up by the CLI and passed down; the environment overrides the file.
+Unknown keys are refused with their name, so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+from contracts import VerifyMethod
+from contracts.topics import check_id
+
+_yaml_path: ContextVar[Path | None] = ContextVar("_yaml_path", default=None)
+
+# Raw verify codes of current ZKTeco firmware (PUSH SDK appendix 7; see shared/docs/zk-protocol.md §4.5).
+# Older black-and-white devices use 0 password, 1 fingerprint, 2 card: give them their own map.
+DEFAULT_VERIFY_MAP: dict[int, VerifyMethod] = {
+    1: VerifyMethod.FINGERPRINT,
+    3: VerifyMethod.PASSWORD,
+    4: VerifyMethod.CARD,
+    15: VerifyMethod.FACE,
+    25: VerifyMethod.PALM,
+}
+
+
+class TerminalSettings(BaseModel):
+    """One ZKTeco terminal this edge polls, identified by its registered serial number."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    serial: str = Field(description="serial number registered on the server; the device id on MQTT")
+    host: str
+    port: int = Field(default=4370, ge=1, le=65535)
+    transport: Literal["tcp", "udp"] = "tcp"
+    comm_key: int = Field(default=0, ge=0, le=999999)
+    timezone: str = Field(description="IANA zone of the terminal's wall clock, e.g. Asia/Shanghai")
+    timeout_seconds: float = Field(default=10.0, gt=0)
+    verify_map: dict[int, VerifyMethod] = Field(default_factory=lambda: dict(DEFAULT_VERIFY_MAP))
+
+    @field_validator("serial")
+    @classmethod
+    def _serial_is_topic_safe(cls, value: str) -> str:
+        return check_id(value, "terminal serial")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r} (use an IANA name such as Asia/Shanghai)"
+            ) from None
+        return value
+
+
+class EdgeSettings(BaseSettings):
+    """Everything an edge agent needs; see ``docs/edge.md`` for a commented example."""
+
+    model_config = SettingsConfigDict(env_prefix="KAOQIN_EDGE_", env_nested_delimiter="__", extra="forbid")
+
+    edge_id: str
+    mqtt_url: str = "mqtt://127.0.0.1:18830"
+    mqtt_username: str | None = None
+    mqtt_password: SecretStr | None = None
+    mqtt_password_file: Path | None = Field(default=None, description="file holding the MQTT password")
+    outbox_path: Path = Path("edge-outbox.sqlite3")
+    poll_interval_seconds: float = Field(default=10.0, gt=0)
+    retry_max_seconds: float = Field(default=300.0, gt=0, description="longest back-off after failures")
+    status_interval_seconds: float = Field(default=60.0, gt=0)
+    ack_timeout_seconds: float = Field(default=30.0, gt=0, description="resend an unacknowledged event after")
+    max_unacked: int = Field(default=2000, ge=1, description="events in flight before waiting for acks")
+    terminals: list[TerminalSettings] = Field(default_factory=list)
+
+    @field_validator("edge_id")
+    @classmethod
+    def _edge_id_is_topic_safe(cls, value: str) -> str:
+        return check_id(value, "edge id")
+
+    @model_validator(mode="after")
+    def _unique_serials(self) -> EdgeSettings:
+        serials = [t.serial for t in self.terminals]
+        repeated = sorted({s for s in serials if serials.count(s) > 1})
+        if repeated:
+            raise ValueError(f"terminals: serial numbers listed twice: {', '.join(repeated)}")
+        if self.mqtt_password and self.mqtt_password_file:
+            raise ValueError("set mqtt_password or mqtt_password_file, not both")
+        return self
+
+    def resolved_mqtt_password(self) -> str | None:
+        """The MQTT password, read from its file if one is named (never from the command line)."""
+        if self.mqtt_password_file is not None:
+            return self.mqtt_password_file.read_text().strip()
+        return self.mqtt_password.get_secret_value() if self.mqtt_password else None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = _yaml_path.get()
+        if path is not None:
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=path))
+        return tuple(sources)
+
+
+def load_edge_settings(path: Path | None) -> EdgeSettings:
+    """Load settings from ``path`` (YAML) and the environment; raises pydantic's ValidationError."""
+    if path is not None and not path.is_file():
+        raise FileNotFoundError(f"edge config file {path} does not exist")
+    token = _yaml_path.set(path)
+    try:
+        return EdgeSettings()  # type: ignore[call-arg]  # edge_id comes from the file or environment
+    finally:
+        _yaml_path.reset(token)
