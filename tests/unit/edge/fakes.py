@@ -1,0 +1,86 @@
+"""Fakes behind the edge's ports, for unit tests of pure edge logic."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from devices.errors import DeviceUnreachable
+from devices.terminal import Punch, TerminalInfo
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+class FakeClock:
+    def __init__(self, start: datetime = datetime(2026, 11, 2, 0, 0, tzinfo=UTC)) -> None:
+        self.current = start
+
+    def now(self) -> datetime:
+        return self.current
+
+    def advance(self, seconds: float) -> None:
+        self.current += timedelta(seconds=seconds)
+
+
+class FakeTerminal:
+    """An in-memory terminal whose log the test edits directly."""
+
+    def __init__(self, serial: str = "SN1", *, punches: int = 0) -> None:
+        self.serial = serial
+        self.log: list[Punch] = []
+        self.reachable = True
+        self.closed = 0
+        self.clock_offset = timedelta(seconds=3)
+        for i in range(punches):
+            self.punch(f"{i % 7 + 1}", datetime(2026, 11, 2, 8, 0) + timedelta(minutes=i))
+
+    @property
+    def address(self) -> str:
+        return "10.0.0.5:4370"
+
+    def punch(self, user_id: str, when: datetime, state: int = 0, verify: int = 1) -> None:
+        self.log.append(
+            Punch(
+                user_id=user_id,
+                device_uid=int(user_id) if user_id.isdigit() else None,
+                device_time=when,
+                occurred_at=when.replace(tzinfo=SHANGHAI),
+                verify_mode=verify,
+                punch_state=state,
+                log_index=len(self.log),
+            )
+        )
+
+    def _check(self) -> None:
+        if not self.reachable:
+            raise DeviceUnreachable(self.address, "timed out")
+
+    def read_info(self) -> TerminalInfo:
+        self._check()
+        return TerminalInfo(
+            self.serial,
+            "Ver 6.60",
+            "ZMM220_TFT",
+            "F18",
+            "00:17:61:11:45:08",
+            7,
+            len(self.log),
+            100000,
+            0,
+            10000,
+            3000,
+        )
+
+    def read_punches(self) -> list[Punch]:
+        self._check()
+        return list(self.log)
+
+    def read_clock(self) -> datetime:
+        self._check()
+        return datetime.now(UTC) + self.clock_offset
+
+    def set_clock(self, when: datetime) -> None:
+        self._check()
+
+    def close(self) -> None:
+        self.closed += 1
