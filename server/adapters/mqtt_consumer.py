@@ -1,0 +1,217 @@
+"""The server's MQTT consumer: the only server module that imports paho.
+
+Delivery rule: a message is PUBACKed (paho ``manual_ack``) only after the batch holding it is
+committed, and only then is the edge sent its :class:`contracts.EventAck`. If the server dies in
+between, the broker still holds the message for the persistent session (Mosquitto redelivers it;
+amqtt does not, see server.adapters.embedded_broker) and the edge still holds it in its outbox.
+
+paho runs its network loop in its own thread and calls ``on_message`` there; messages go through a
+queue to one worker thread that batches, stores, acknowledges and publishes the acks.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from contracts import ack_topic, encode, server_event_filter, server_status_filter
+from server.services.ingest import InboundMessage, IngestService
+
+logger = logging.getLogger(__name__)
+
+_KEEPALIVE_SECONDS = 30
+_RETRY_MAX_SECONDS = 5.0
+
+
+class MqttUrlError(ValueError):
+    """The broker URL is not mqtt://host[:port]."""
+
+
+def parse_mqtt_url(url: str) -> tuple[str, int]:
+    """Host and port of ``mqtt://host[:port]`` (port 1883 when omitted)."""
+    parts = urlsplit(url)
+    if parts.scheme != "mqtt" or not parts.hostname:
+        raise MqttUrlError(f"broker URL {url!r} must look like mqtt://host:port")
+    try:
+        port = parts.port or 1883
+    except ValueError:
+        raise MqttUrlError(f"broker URL {url!r} has an invalid port") from None
+    return parts.hostname, port
+
+
+@dataclass(frozen=True)
+class _Received:
+    message: InboundMessage
+    mid: int
+    qos: int
+    # Which connection delivered it: a packet id is only meaningful on the connection that sent
+    # it, so a message from an earlier connection is never PUBACKed on a later one.
+    connection: int
+
+
+class MqttConsumer:
+    """Subscribes to every edge's events and status, and feeds batches to the ingest service."""
+
+    def __init__(
+        self,
+        broker_url: str,
+        client_id: str,
+        ingest: IngestService,
+        *,
+        batch_size: int = 200,
+        batch_wait_seconds: float = 0.2,
+    ) -> None:
+        self._host, self._port = parse_mqtt_url(broker_url)
+        self._ingest = ingest
+        self._batch_size = batch_size
+        self._batch_wait = batch_wait_seconds
+        self._queue: queue.Queue[_Received] = queue.Queue()
+        self._stopping = threading.Event()
+        self._subscribed = threading.Event()
+        self._connection = 0
+        self._lock = threading.Lock()
+        self._worker: threading.Thread | None = None
+        self._client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            clean_session=False,
+            protocol=mqtt.MQTTv311,
+            manual_ack=True,
+        )
+        self._client.reconnect_delay_set(min_delay=1, max_delay=10)
+        self._client.on_connect = self._on_connect
+        self._client.on_disconnect = self._on_disconnect
+        self._client.on_subscribe = self._on_subscribe
+        self._client.on_message = self._on_message
+
+    @property
+    def connected(self) -> bool:
+        """Connected to the broker with both subscriptions confirmed."""
+        return self._client.is_connected() and self._subscribed.is_set()
+
+    def wait_until_connected(self, timeout: float) -> bool:
+        """Block until :attr:`connected` (for start-up and tests); False on timeout."""
+        deadline = time.monotonic() + timeout
+        while not self.connected:
+            if time.monotonic() >= deadline:
+                return False
+            self._subscribed.wait(timeout=0.05)
+        return True
+
+    def start(self) -> None:
+        """Connect in the background (retrying until the broker is up) and start the worker."""
+        self._worker = threading.Thread(target=self._work, name="kaoqin-ingest", daemon=True)
+        self._worker.start()
+        self._client.connect_async(self._host, self._port, keepalive=_KEEPALIVE_SECONDS)
+        self._client.loop_start()
+        logger.info("MQTT consumer connecting to mqtt://%s:%s", self._host, self._port)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Finish the batch in hand, disconnect, and stop both threads."""
+        self._stopping.set()
+        if self._worker is not None:
+            self._worker.join(timeout=timeout)
+            self._worker = None
+        self._client.disconnect()
+        self._client.loop_stop()
+        logger.info("MQTT consumer stopped")
+
+    # -- paho callbacks (paho's network thread) ---------------------------------------------
+
+    def _on_connect(self, client: mqtt.Client, _userdata: Any, flags: Any, reason: Any, _props: Any) -> None:
+        if reason.is_failure:
+            logger.warning("broker refused the connection: %s", reason)
+            return
+        with self._lock:
+            self._connection += 1
+        # Subscribe every time: a restarted broker without persistence has forgotten the session.
+        client.subscribe([(server_event_filter(), 1), (server_status_filter(), 1)])
+        logger.info(
+            "connected to mqtt://%s:%s (session present: %s)",
+            self._host,
+            self._port,
+            flags.session_present,
+        )
+
+    def _on_subscribe(
+        self, _client: mqtt.Client, _userdata: Any, _mid: int, reasons: Any, _props: Any
+    ) -> None:
+        failures = [reason for reason in reasons if reason.is_failure]
+        if failures:
+            logger.error("broker refused the subscriptions: %s", failures)
+            return
+        self._subscribed.set()
+
+    def _on_disconnect(
+        self, _client: mqtt.Client, _userdata: Any, _flags: Any, reason: Any, _props: Any
+    ) -> None:
+        self._subscribed.clear()
+        if not self._stopping.is_set():
+            logger.warning("lost the broker connection (%s); reconnecting", reason)
+
+    def _on_message(self, _client: mqtt.Client, _userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        with self._lock:
+            connection = self._connection
+        inbound = InboundMessage(topic=msg.topic, payload=bytes(msg.payload))
+        self._queue.put(_Received(inbound, msg.mid, msg.qos, connection))
+
+    # -- worker thread ----------------------------------------------------------------------
+
+    def _next_batch(self) -> list[_Received]:
+        try:
+            first = self._queue.get(timeout=0.2)
+        except queue.Empty:
+            return []
+        batch = [first]
+        deadline = time.monotonic() + self._batch_wait
+        while len(batch) < self._batch_size:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            try:
+                batch.append(self._queue.get(timeout=remaining))
+            except queue.Empty:
+                break
+        return batch
+
+    def _work(self) -> None:
+        while not self._stopping.is_set():
+            batch = self._next_batch()
+            if batch:
+                self._process(batch)
+
+    def _process(self, batch: list[_Received]) -> None:
+        delay = 0.5
+        while True:
+            try:
+                result = self._ingest.ingest([item.message for item in batch])
+                break
+            except Exception:
+                # Nothing was PUBACKed, so nothing is lost; keep the batch and retry (e.g. while
+                # the database restarts) unless the server is shutting down.
+                logger.exception("storing a batch of %d messages failed; retrying", len(batch))
+                if self._stopping.wait(delay):
+                    return
+                delay = min(delay * 2, _RETRY_MAX_SECONDS)
+        with self._lock:
+            connection = self._connection
+        for item in batch:
+            if item.qos > 0 and item.connection == connection:
+                self._client.ack(item.mid, item.qos)
+        for ack in result.acks:
+            self._client.publish(ack_topic(ack.edge_id), encode(ack), qos=1)
+        logger.debug(
+            "batch of %d: %d stored, %d duplicates, %d dead-lettered",
+            len(batch),
+            result.stored,
+            result.duplicates,
+            result.dead_lettered,
+        )

@@ -1,0 +1,120 @@
+"""Response models of the HTTP API (``*Public``: what a client may see)."""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+from typing import Any, Self
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, NaiveDatetime
+
+_PREVIEW_CHARS = 500
+
+
+class _Public(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class PunchPublic(_Public):
+    """A stored punch: when it happened, when the server stored it, and the raw terminal fields."""
+
+    event_id: str
+    edge_id: str
+    device_serial: str
+    user_id: str = Field(description="the PIN enrolled on the terminal (the staff member for now)")
+    device_uid: int | None
+    device_time: NaiveDatetime = Field(description="the terminal's wall clock, as read")
+    occurred_at: AwareDatetime
+    observed_at: AwareDatetime
+    stored_at: AwareDatetime
+    verify_mode: int
+    verify_method: str
+    punch_state: int
+    source: str
+    log_index: int | None
+
+
+class PunchPagePublic(_Public):
+    items: list[PunchPublic]
+    total: int
+    limit: int
+    offset: int
+
+
+class DevicePublic(_Public):
+    """The latest status an edge reported for one terminal or camera."""
+
+    device_id: str
+    edge_id: str
+    device_kind: str
+    reachable: bool
+    error: str | None
+    address: str | None
+    last_seen_at: AwareDatetime = Field(description="when the edge made the latest report")
+    last_read_at: AwareDatetime | None
+    firmware: str | None
+    platform: str | None
+    users: int | None
+    records: int | None
+    record_capacity: int | None
+    clock_offset_seconds: float | None
+    updated_at: AwareDatetime
+
+
+class EdgePublic(_Public):
+    edge_id: str
+    state: str
+    software_version: str
+    devices: list[str]
+    status_at: AwareDatetime = Field(description="when the edge reported this state")
+    updated_at: AwareDatetime
+
+
+class DeadLetterPublic(_Public):
+    """A message that did not fit the contract, with the reason."""
+
+    id: int
+    received_at: AwareDatetime
+    topic: str
+    reason: str
+    edge_id: str | None
+    claimed_event_id: str | None
+    payload_size: int
+    payload_preview: str = Field(description="the start of the payload as UTF-8, bad bytes replaced")
+    payload_base64: str
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Self:
+        payload: bytes = row["payload"]
+        return cls(
+            **{k: v for k, v in row.items() if k != "payload"},
+            payload_size=len(payload),
+            payload_preview=payload[: _PREVIEW_CHARS * 4].decode("utf-8", "replace")[:_PREVIEW_CHARS],
+            payload_base64=base64.b64encode(payload).decode("ascii"),
+        )
+
+
+class DeadLetterPagePublic(_Public):
+    items: list[DeadLetterPublic]
+    total: int
+    limit: int
+    offset: int
+
+
+class IngestStatsPublic(_Public):
+    """Counters since this server process started."""
+
+    events_stored: int
+    duplicates_ignored: int
+    dead_letters: int
+    batches: int
+    last_batch_at: datetime | None
+    broker_connected: bool
+
+
+class HealthPublic(_Public):
+    status: str = Field(description='"ok" or "degraded"')
+    database: bool
+    database_error: str | None = None
+    broker: bool
+    broker_url: str

@@ -1,0 +1,83 @@
+"""Composition root of the server: settings in, a FastAPI app with its background parts out.
+
+At start-up (lifespan) the database is migrated to head, the embedded broker is started when no
+external broker is configured, and the MQTT consumer connects; at shutdown they stop in reverse.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+
+from server.adapters.db import create_db_engine
+from server.adapters.embedded_broker import EmbeddedBroker
+from server.adapters.ingest_store import SqlIngestStore
+from server.adapters.migrate import migrate
+from server.adapters.mqtt_consumer import MqttConsumer
+from server.adapters.read_store import ReadStore
+from server.api.dependencies import ApiContext
+from server.api.errors import install_error_handlers
+from server.api.routes import health_router, router
+from server.services.ingest import IngestService, IngestStats
+from server.settings import ServerSettings
+
+logger = logging.getLogger(__name__)
+
+# How long start-up waits for the first broker subscription before serving anyway (the consumer
+# keeps reconnecting in the background, and /healthz reports 503 until it is subscribed).
+_BROKER_WAIT_SECONDS = 10.0
+
+
+def create_app(settings: ServerSettings) -> FastAPI:
+    """Build the app; nothing connects until the app's lifespan starts."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            await run_in_threadpool(migrate, settings.database_url)
+            engine = create_db_engine(settings.database_url)
+            stack.callback(engine.dispose)
+
+            if settings.mqtt_url is None:
+                broker = EmbeddedBroker(settings.embedded_broker_host, settings.embedded_broker_port)
+                await run_in_threadpool(broker.start)
+                stack.callback(broker.stop)
+
+            stats = IngestStats()
+            consumer = MqttConsumer(
+                settings.broker_url,
+                settings.mqtt_client_id,
+                IngestService(SqlIngestStore(engine), stats),
+                batch_size=settings.ingest_batch_size,
+                batch_wait_seconds=settings.ingest_batch_wait_seconds,
+            )
+            consumer.start()
+            stack.callback(consumer.stop)
+            if not await run_in_threadpool(consumer.wait_until_connected, _BROKER_WAIT_SECONDS):
+                logger.warning("not yet subscribed on %s; serving anyway and retrying", settings.broker_url)
+
+            app.state.kaoqin = ApiContext(
+                engine=engine,
+                read_store=ReadStore(engine),
+                ingest_stats=stats,
+                broker_url=settings.broker_url,
+                broker_connected=lambda: consumer.connected,
+            )
+            logger.info("server ready (database and broker %s)", settings.broker_url)
+            yield
+            logger.info("server shutting down")
+
+    app = FastAPI(
+        title="Kaoqin server",
+        version="0.1.0",
+        summary="Attendance events from edge agents, stored once and served over HTTP.",
+        lifespan=lifespan,
+    )
+    app.include_router(router)
+    app.include_router(health_router)
+    install_error_handlers(app)
+    return app

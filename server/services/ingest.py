@@ -1,0 +1,219 @@
+"""Ingest: decode what edges published, store it idempotently, and say what to acknowledge.
+
+The service knows the contract and the delivery rules but neither MQTT nor SQL: the consumer hands
+it raw messages and the store (a port, implemented in server.adapters.ingest_store) writes a
+batch in one transaction. Every message ends in exactly one of three states, and an edge may
+forget an event in all three: stored, duplicate (stored before), or dead-lettered with a reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Protocol
+
+from contracts import (
+    AckItem,
+    AckStatus,
+    ContractError,
+    DeviceStatus,
+    EdgeStatus,
+    EventAck,
+    FaceObservation,
+    PunchEvent,
+    TopicError,
+    decode_edge_status,
+    decode_event,
+    parse_topic,
+)
+
+logger = logging.getLogger(__name__)
+
+StoredEvent = PunchEvent | FaceObservation | DeviceStatus
+
+
+def utc_now() -> datetime:
+    """The server's clock, aware and in UTC."""
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    """One MQTT message as received: the topic and the raw payload bytes."""
+
+    topic: str
+    payload: bytes
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A message that does not fit the contract, kept with the reason and what it claimed to be."""
+
+    received_at: datetime
+    topic: str
+    payload: bytes
+    reason: str
+    edge_id: str | None = None
+    claimed_event_id: str | None = None
+
+
+@dataclass(frozen=True)
+class IngestBatch:
+    """What one batch of messages decoded to, ready for the store."""
+
+    events: list[StoredEvent] = field(default_factory=list)
+    edge_statuses: list[EdgeStatus] = field(default_factory=list)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+
+
+class IngestStore(Protocol):
+    """Writes a batch in one transaction and reports which event ids were new."""
+
+    def store_batch(self, batch: IngestBatch, stored_at: datetime) -> set[str]:
+        """Store everything in ``batch``; return the ids of events inserted now (not seen before)."""
+        ...
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """The outcome of one batch: one acknowledgement per edge, and counts."""
+
+    acks: list[EventAck]
+    stored: int
+    duplicates: int
+    dead_lettered: int
+
+
+@dataclass(frozen=True)
+class IngestStatsSnapshot:
+    """Counters since the server started."""
+
+    events_stored: int
+    duplicates_ignored: int
+    dead_letters: int
+    batches: int
+    last_batch_at: datetime | None
+
+
+class IngestStats:
+    """Thread-safe counters: the consumer's worker writes them, the API reads them."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._stored = self._duplicates = self._dead = self._batches = 0
+        self._last_batch_at: datetime | None = None
+
+    def record(self, result: IngestResult, at: datetime) -> None:
+        with self._lock:
+            self._stored += result.stored
+            self._duplicates += result.duplicates
+            self._dead += result.dead_lettered
+            self._batches += 1
+            self._last_batch_at = at
+
+    def snapshot(self) -> IngestStatsSnapshot:
+        with self._lock:
+            return IngestStatsSnapshot(
+                self._stored, self._duplicates, self._dead, self._batches, self._last_batch_at
+            )
+
+
+def classify(messages: Sequence[InboundMessage], received_at: datetime) -> IngestBatch:
+    """Decode each message with the contract; whatever does not decode becomes a dead letter."""
+    batch = IngestBatch()
+    for message in messages:
+        try:
+            parsed = parse_topic(message.topic)
+        except TopicError as exc:
+            batch.dead_letters.append(DeadLetter(received_at, message.topic, message.payload, str(exc)))
+            continue
+        try:
+            if parsed.channel == "events":
+                batch.events.append(decode_event(message.topic, message.payload))
+            elif parsed.channel == "status":
+                if not message.payload:
+                    continue  # an empty retained message only clears the retained status
+                status = decode_edge_status(message.payload)
+                if status.edge_id != parsed.edge_id:
+                    raise ContractError(
+                        f"payload edge_id {status.edge_id!r} differs from the topic's {parsed.edge_id!r}",
+                        event_id=status.event_id,
+                    )
+                batch.edge_statuses.append(status)
+            else:
+                raise ContractError(f"the server does not consume {parsed.channel!r} topics")
+        except ContractError as exc:
+            batch.dead_letters.append(
+                DeadLetter(
+                    received_at,
+                    message.topic,
+                    message.payload,
+                    exc.reason,
+                    edge_id=parsed.edge_id,
+                    # Only events are acknowledged: a claimed id on another channel is kept for
+                    # the record but never acked.
+                    claimed_event_id=exc.event_id,
+                )
+            )
+    return batch
+
+
+def _is_event_topic(topic: str) -> bool:
+    try:
+        return parse_topic(topic).channel == "events"
+    except TopicError:
+        return False
+
+
+class IngestService:
+    """Turns batches of raw messages into stored rows and per-edge acknowledgements."""
+
+    def __init__(
+        self,
+        store: IngestStore,
+        stats: IngestStats | None = None,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._store = store
+        self.stats = stats or IngestStats()
+        self._clock = clock
+
+    def ingest(self, messages: Sequence[InboundMessage]) -> IngestResult:
+        """Decode, store in one transaction, and build the acks; raises if the store fails."""
+        now = self._clock()
+        batch = classify(messages, now)
+        new_ids = self._store.store_batch(batch, stored_at=now)
+
+        items: dict[str, dict[str, AckStatus]] = {}  # edge -> event id -> status (first wins)
+        stored = duplicates = 0
+        for event in batch.events:
+            per_edge = items.setdefault(event.edge_id, {})
+            if event.event_id in per_edge:
+                duplicates += 1  # the same event twice in one batch: a redelivery
+                continue
+            is_new = event.event_id in new_ids
+            stored += is_new
+            duplicates += not is_new
+            per_edge[event.event_id] = AckStatus.STORED if is_new else AckStatus.DUPLICATE
+        for letter in batch.dead_letters:
+            if letter.edge_id and letter.claimed_event_id and _is_event_topic(letter.topic):
+                items.setdefault(letter.edge_id, {}).setdefault(
+                    letter.claimed_event_id, AckStatus.DEAD_LETTERED
+                )
+        acks = [
+            EventAck(
+                edge_id=edge_id,
+                acked_at=now,
+                items=[AckItem(event_id=eid, status=status) for eid, status in per_edge.items()],
+            )
+            for edge_id, per_edge in items.items()
+            if per_edge
+        ]
+        result = IngestResult(acks, stored, duplicates, len(batch.dead_letters))
+        self.stats.record(result, now)
+        for letter in batch.dead_letters:
+            logger.warning("dead-lettered a message on %s: %s", letter.topic, letter.reason)
+        return result

@@ -1,0 +1,102 @@
+"""Settings of the central server: an optional YAML file, overridden by KAOQIN_SERVER_* variables.
+
+Nothing is read at import time; the composition root calls :func:`load_server_settings` once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "KAOQIN_SERVER_"
+
+
+class SettingsError(ValueError):
+    """The settings file or environment cannot be used; the message says what to fix."""
+
+
+class ServerSettings(BaseSettings):
+    """Everything the server process needs to know; the defaults run a one-office setup."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid")
+
+    database_url: str = Field(
+        default="sqlite:///./kaoqin.sqlite3",
+        description="SQLAlchemy URL: sqlite:///path or postgresql+psycopg://user@host/db",
+    )
+    mqtt_url: str | None = Field(
+        default=None,
+        description="mqtt://host:port of an external broker; unset starts the embedded broker",
+    )
+    embedded_broker_host: str = "127.0.0.1"
+    embedded_broker_port: int = Field(default=18830, ge=1, le=65535)
+    mqtt_client_id: str = Field(
+        default="kaoqin-server",
+        min_length=1,
+        max_length=64,
+        description="fixed client id: the broker keeps the server's persistent session under it",
+    )
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8000, ge=0, le=65535)
+    ingest_batch_size: int = Field(default=200, ge=1, le=10_000)
+    # amqtt waits only 5 s for a PUBACK, and PUBACK follows the commit: stay well below that.
+    ingest_batch_wait_seconds: float = Field(default=0.2, gt=0, le=2.0)
+
+    @property
+    def broker_url(self) -> str:
+        """The broker the consumer connects to: the external one, or the embedded one."""
+        if self.mqtt_url:
+            return self.mqtt_url
+        return f"mqtt://{self.embedded_broker_host}:{self.embedded_broker_port}"
+
+
+def _describe(exc: ValidationError, source: str) -> str:
+    parts = []
+    for err in exc.errors(include_url=False):
+        key = ".".join(str(p) for p in err["loc"]) or "settings"
+        if err["type"] == "extra_forbidden":
+            known = ", ".join(sorted(ServerSettings.model_fields))
+            parts.append(f"unknown setting {key!r} (known: {known})")
+        else:
+            parts.append(f"{key}: {err['msg']}")
+    return f"invalid server settings in {source}: " + "; ".join(parts)
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise SettingsError(f"cannot read settings file {path}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise SettingsError(f"settings file {path} is not valid YAML: {exc}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise SettingsError(f"settings file {path} must be a mapping of setting: value")
+    return {str(key): value for key, value in data.items()}
+
+
+def load_server_settings(path: Path | None = None) -> ServerSettings:
+    """Settings from ``path`` (YAML, optional), with KAOQIN_SERVER_* variables taking precedence.
+
+    Unknown keys in the file are refused, naming the key, so a typo never silently falls back to
+    a default.
+    """
+    file_values = _read_yaml(path) if path is not None else {}
+    unknown = sorted(set(file_values) - set(ServerSettings.model_fields))
+    if unknown:
+        known = ", ".join(sorted(ServerSettings.model_fields))
+        raise SettingsError(f"unknown setting(s) {', '.join(map(repr, unknown))} in {path} (known: {known})")
+    source = f"{path} and the environment" if path is not None else "the environment"
+    try:
+        # Values from the file are initialisation arguments; pydantic-settings would let them win
+        # over the environment, so the environment is merged on top explicitly.
+        from_env = ServerSettings()
+        explicit_env = from_env.model_dump(include=from_env.model_fields_set)
+        return ServerSettings(**{**file_values, **explicit_env})
+    except ValidationError as exc:
+        raise SettingsError(_describe(exc, source)) from None
