@@ -79,7 +79,9 @@ class PostgresDatabase:
 
 
 def mosquitto_binary() -> str:
-    path = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)
+    path = shutil.which("mosquitto") or (
+        "/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None
+    )
     if path is None:
         pytest.skip("mosquitto is not installed: `apt-get install mosquitto` (.ci/run does)")
     return path

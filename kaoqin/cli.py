@@ -1,0 +1,155 @@
+"""``kaoqin``: the command line. Parses arguments, loads settings, calls one composition root.
+
+Each sub-command imports its side lazily, so ``kaoqin edge`` never loads the server's web stack.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from pydantic import ValidationError
+
+logger = logging.getLogger("kaoqin")
+
+
+def _config_error(exc: Exception) -> int:
+    if isinstance(exc, ValidationError):
+        for err in exc.errors(include_url=False):
+            where = ".".join(str(p) for p in err["loc"]) or "config"
+            reason = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+            print(f"config error: {where}: {reason}", file=sys.stderr)
+    else:
+        print(f"config error: {exc}", file=sys.stderr)
+    return 2
+
+
+def _stop_on_signals(stop: threading.Event) -> None:
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+
+
+def cmd_server(args: argparse.Namespace) -> int:
+    from server.main import serve
+    from server.settings import SettingsError, load_server_settings
+
+    try:
+        settings = load_server_settings(args.config)
+    except SettingsError as exc:
+        return _config_error(exc)
+    serve(settings)
+    return 0
+
+
+def cmd_edge(args: argparse.Namespace) -> int:
+    from edge.agent import EdgeAgent
+    from edge.settings import load_edge_settings
+
+    try:
+        settings = load_edge_settings(args.config)
+    except (ValidationError, FileNotFoundError) as exc:
+        return _config_error(exc)
+    agent = EdgeAgent(settings)
+    stop = threading.Event()
+    _stop_on_signals(stop)
+    agent.start()
+    stop.wait()
+    agent.stop()
+    return 0
+
+
+def cmd_sim_terminal(args: argparse.Namespace) -> int:
+    from devices.zkteco.simulator import SimulatorOptions, serve_forever
+
+    serve_forever(
+        SimulatorOptions(
+            host=args.host,
+            port=args.port,
+            udp=args.udp,
+            comm_key=args.comm_key,
+            users=args.users,
+            records=args.records,
+            serial=args.serial,
+        )
+    )
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from kaoqin.demo import DemoOptions, run_demo
+
+    return run_demo(
+        DemoOptions(
+            exit_after=args.exit_after, http_port=args.http_port, workdir=args.workdir, staff=args.staff
+        )
+    )
+
+
+def cmd_asyncapi(args: argparse.Namespace) -> int:
+    from contracts.asyncapi import render_asyncapi
+
+    text = render_asyncapi()
+    if args.output:
+        args.output.write_text(text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kaoqin", description="Kaoqin attendance: edge agents and server.")
+    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    server = sub.add_parser("server", help="run the server (HTTP API, MQTT consumer, embedded broker)")
+    server.add_argument(
+        "--config", type=Path, help="YAML settings file (KAOQIN_SERVER_* variables override it)"
+    )
+    server.set_defaults(func=cmd_server)
+
+    edge = sub.add_parser("edge", help="run an edge agent beside the terminals")
+    edge.add_argument(
+        "--config", type=Path, required=True, help="YAML settings file (KAOQIN_EDGE_* override it)"
+    )
+    edge.set_defaults(func=cmd_edge)
+
+    sim = sub.add_parser("sim", help="device simulators").add_subparsers(dest="device", required=True)
+    terminal = sim.add_parser("terminal", help="a ZKTeco terminal speaking the binary protocol on TCP or UDP")
+    terminal.add_argument("--host", default="127.0.0.1")
+    terminal.add_argument("--port", type=int, default=4370)
+    terminal.add_argument("--udp", action="store_true", help="serve UDP instead of TCP")
+    terminal.add_argument("--comm-key", type=int, default=0, help="device password (0 = none)")
+    terminal.add_argument("--users", type=int, default=20)
+    terminal.add_argument("--records", type=int, default=100)
+    terminal.add_argument("--serial", default="KQSIM0001")
+    terminal.set_defaults(func=cmd_sim_terminal)
+
+    demo = sub.add_parser("demo", help="server + embedded broker + two simulated terminals + an edge agent")
+    demo.add_argument("--exit-after", type=float, default=None, metavar="SECONDS", help="stop by itself")
+    demo.add_argument("--http-port", type=int, default=8000)
+    demo.add_argument("--staff", type=int, default=40, help="people on the generated roster")
+    demo.add_argument("--workdir", type=Path, default=None, help="where the demo keeps its files (temp dir)")
+    demo.set_defaults(func=cmd_demo)
+
+    contracts = sub.add_parser("contracts", help="the MQTT contract").add_subparsers(
+        dest="what", required=True
+    )
+    asyncapi = contracts.add_parser("asyncapi", help="print or write the AsyncAPI 3 document")
+    asyncapi.add_argument("--output", type=Path)
+    asyncapi.set_defaults(func=cmd_asyncapi)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
