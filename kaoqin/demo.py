@@ -7,6 +7,7 @@ terminals while it runs; a one-line summary is printed as events flow.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import tempfile
@@ -155,10 +156,8 @@ def run_demo(options: DemoOptions) -> int:
         agent.stop()
         for sim in simulators:
             sim.stop()
-        try:
+        with contextlib.suppress(httpx.HTTPError):
             summary = _summary(client)
-        except httpx.HTTPError:
-            pass
         server.should_exit = True
         server_thread.join(timeout=15)
     if summary is not None:

@@ -7,8 +7,9 @@ aborts on one bad record: the good records come back with a list of problems.
 
 from __future__ import annotations
 
+import itertools
 import struct
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -148,6 +149,12 @@ class AttendanceLog:
     record_size: int
     records: list[AttendanceRecord] = field(default_factory=list)
     problems: list[RecordProblem] = field(default_factory=list)
+
+    def numbered(self) -> Iterator[tuple[int, AttendanceRecord]]:
+        """The good records with their index in the device log (problem indexes skipped)."""
+        bad = {p.index for p in self.problems}
+        indexes = (i for i in itertools.count() if i not in bad)
+        return zip(indexes, self.records, strict=False)
 
 
 def encode_attendance(record: AttendanceRecord, size: int = 40) -> bytes:
