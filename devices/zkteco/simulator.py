@@ -17,6 +17,7 @@ import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from types import FrameType, TracebackType
 from zoneinfo import ZoneInfo
@@ -89,6 +90,7 @@ class TerminalSimulator:
         self._rng = random.Random(seed)
         self._stopping = threading.Event()
         self._tcp: socket.socket | None = None
+        self._port: int | None = None
         self._udp: socket.socket | None = None
         self._threads: list[threading.Thread] = []
         self._connections: set[socket.socket] = set()
@@ -98,15 +100,21 @@ class TerminalSimulator:
     # ------------------------------------------------------------ lifecycle
 
     @property
+    def serial(self) -> str:
+        """The serial number the terminal reports."""
+        return self.state.identity.serial
+
+    @property
     def port(self) -> int:
         """The bound port (valid after ``start``)."""
-        if self._tcp is None:
+        if self._port is None:
             raise RuntimeError("simulator not started")
-        return int(self._tcp.getsockname()[1])
+        return self._port
 
     def start(self) -> TerminalSimulator:
         """Bind the sockets and start serving in background threads."""
         self._tcp, self._udp = self._bind()
+        self._port = int(self._tcp.getsockname()[1])
         self._spawn(self._accept_loop, "zk-sim-accept")
         if self._udp is not None:
             self._spawn(self._udp_loop, "zk-sim-udp")
@@ -292,38 +300,42 @@ class TerminalSimulator:
         return session
 
 
-def serve_forever(
-    host: str = "0.0.0.0",
-    port: int = 4370,
-    *,
-    udp: bool = False,
-    comm_key: int = 0,
-    users: int = 10,
-    records: int = 0,
-    serial: str = "KQSIM0001",
-    record_size: int = 40,
-    user_size: int = 72,
-    seed: int = 0,
-    timezone: str | None = None,
-    stop: threading.Event | None = None,
-) -> None:
+@dataclass(frozen=True)
+class SimulatorOptions:
+    """Command-line options of ``kaoqin sim terminal`` (see ``TerminalSimulator`` for meanings)."""
+
+    host: str = "127.0.0.1"
+    port: int = 4370
+    udp: bool = False
+    comm_key: int = 0
+    users: int = 20
+    records: int = 100
+    serial: str = "KQSIM0001"
+    record_size: int = 40
+    user_size: int = 72
+    seed: int = 0
+    timezone: str | None = None
+
+
+def serve_forever(options: SimulatorOptions | None = None, *, stop: threading.Event | None = None) -> None:
     """Run a simulator, print one ready line to stdout, block until SIGINT/SIGTERM (or ``stop``).
 
-    Signal handlers are installed only when called from the main thread.
+    Signal handlers are installed only when called from the main thread, and restored after.
     """
+    opts = options or SimulatorOptions()
     stop = stop or threading.Event()
     simulator = TerminalSimulator(
-        host,
-        port,
-        udp=udp,
-        comm_key=comm_key,
-        serial=serial,
-        users=users,
-        records=records,
-        record_size=record_size,
-        user_size=user_size,
-        seed=seed,
-        timezone=timezone,
+        opts.host,
+        opts.port,
+        udp=opts.udp,
+        comm_key=opts.comm_key,
+        serial=opts.serial,
+        users=opts.users,
+        records=opts.records,
+        record_size=opts.record_size,
+        user_size=opts.user_size,
+        seed=opts.seed,
+        timezone=opts.timezone,
     )
     previous: dict[signal.Signals, object] = {}
 
@@ -336,10 +348,10 @@ def serve_forever(
             previous[signum] = signal.signal(signum, on_signal)
     try:
         with simulator:
-            transports = "tcp+udp" if udp else "tcp"
+            transports = "tcp+udp" if opts.udp else "tcp"
             sys.stdout.write(
-                f"kaoqin terminal simulator SN={serial} listening on {transports} "
-                f"{host}:{simulator.port} (users={len(simulator.state.users)}, "
+                f"kaoqin terminal simulator SN={opts.serial} listening on {transports} "
+                f"{opts.host}:{simulator.port} (users={len(simulator.state.users)}, "
                 f"records={len(simulator.state.records)})\n"
             )
             sys.stdout.flush()

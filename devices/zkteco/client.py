@@ -1,0 +1,236 @@
+"""``ZKTecoTerminal``: the ``FingerprintTerminal`` port implemented over pyzk 0.9.
+
+pyzk runs the session (connect, comm key, buffered reads); attendance records are decoded with
+our own ``records`` module so one corrupt record is reported instead of pyzk's ``ValueError``
+aborting the whole read (``zk-protocol.md`` §1.7, §6 item 11). Every pyzk or socket failure is
+translated into a ``devices.errors`` exception naming the device.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, TypeVar
+
+from zk import ZK, const
+from zk.exception import ZKErrorConnection, ZKErrorResponse, ZKNetworkError
+
+from devices.errors import (
+    BadRecordError,
+    DeviceAuthError,
+    DeviceError,
+    DeviceProtocolError,
+    DeviceUnreachable,
+)
+from devices.terminal import Punch, TerminalInfo
+from devices.zkteco.config import ZKTecoConfig
+from devices.zkteco.records import UserRecord, decode_attendance_blob
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class ZKTecoTerminal:
+    """A ZKTeco terminal reached over the binary pull protocol (TCP or UDP port 4370).
+
+    Keeps one connection open between calls and reconnects lazily after any failure.
+    Thread-safe: calls are serialised. ``last_problems`` holds the undecodable records of the
+    latest ``read_punches``.
+    """
+
+    def __init__(self, config: ZKTecoConfig) -> None:
+        self.config = config
+        self._conn: Any = None
+        self._lock = threading.Lock()
+        self._problems: list[BadRecordError] = []
+
+    @property
+    def address(self) -> str:
+        """``host:port`` of the terminal."""
+        return self.config.address
+
+    @property
+    def last_problems(self) -> list[BadRecordError]:
+        """Records the latest ``read_punches`` skipped, each with its byte offset and cause."""
+        return list(self._problems)
+
+    # ------------------------------------------------------------ port methods
+
+    def read_info(self) -> TerminalInfo:
+        """Serial, firmware, platform, name, MAC and the usage counters of GET_FREE_SIZES."""
+
+        def read(conn: Any) -> TerminalInfo:
+            firmware = str(conn.get_firmware_version())
+            serial = str(conn.get_serialnumber())
+            platform = str(conn.get_platform())
+            name = str(conn.get_device_name())
+            mac = str(conn.get_mac())
+            conn.read_sizes()
+            return TerminalInfo(
+                serial=serial,
+                firmware=firmware,
+                platform=platform,
+                device_name=name,
+                mac=mac,
+                users=int(conn.users),
+                records=int(conn.records),
+                record_capacity=int(conn.rec_cap),
+                fingers=int(conn.fingers),
+                finger_capacity=int(conn.fingers_cap),
+                user_capacity=int(conn.users_cap),
+            )
+
+        return self._call("read info", read)
+
+    def read_punches(self) -> list[Punch]:
+        """The whole attendance log, oldest first, skipping (and recording) corrupt records."""
+        punches, _problems = self.read_log()
+        return punches
+
+    def read_log(self) -> tuple[list[Punch], list[BadRecordError]]:
+        """The attendance log and the records that could not be decoded.
+
+        Each problem is a ``BadRecordError`` whose ``offset`` is the record's byte offset in the
+        log's record area (after the 4-byte length); the message also names the record index.
+        """
+        users, count, blob = self._call("read attendance", self._fetch_attendance)
+        log = decode_attendance_blob(blob, count, users)
+        zone = self.config.zone
+        punches = [
+            Punch(
+                user_id=record.user_id,
+                device_uid=record.uid,
+                device_time=record.timestamp,
+                occurred_at=record.timestamp.replace(tzinfo=zone),
+                verify_mode=record.verify_mode,
+                punch_state=record.punch_state,
+                log_index=index,
+            )
+            for index, record in log.numbered()
+        ]
+        problems = [
+            BadRecordError(self.address, p.offset, f"record #{p.index}: {p.cause}") for p in log.problems
+        ]
+        for problem in problems:
+            logger.warning("skipping unreadable attendance record: %s", problem)
+        if count and len(punches) + len(problems) != count:
+            logger.warning(
+                "%s: device reported %d records but served %d",
+                self.address,
+                count,
+                len(punches) + len(problems),
+            )
+        self._problems = problems
+        return punches, problems
+
+    def read_clock(self) -> datetime:
+        """The device clock, made aware in the configured zone."""
+        naive: datetime = self._call("read clock", lambda conn: conn.get_time())
+        return naive.replace(tzinfo=self.config.zone)
+
+    def set_clock(self, when: datetime) -> None:
+        """Set the device clock to ``when`` (aware; converted to the terminal's zone)."""
+        if when.tzinfo is None:
+            raise ValueError("set_clock needs a timezone-aware datetime")
+        local = when.astimezone(self.config.zone).replace(tzinfo=None, microsecond=0)
+        self._call("set clock", lambda conn: conn.set_time(local))
+
+    def close(self) -> None:
+        """Say goodbye (CMD_EXIT) if connected and close the socket; safe to call twice."""
+        with self._lock:
+            conn, self._conn = self._conn, None
+            if conn is None:
+                return
+            try:
+                conn.disconnect()
+            except Exception as exc:  # the socket is closed below either way
+                logger.debug("%s: disconnect failed: %s", self.address, exc)
+            _close_socket(conn)
+
+    def __enter__(self) -> ZKTecoTerminal:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------ session handling
+
+    def _fetch_attendance(self, conn: Any) -> tuple[list[UserRecord], int, bytes]:
+        # Same sequence as pyzk's get_attendance (§2.7): sizes, users, then the 1503 read;
+        # get_users() refreshes conn.records through read_sizes().
+        users = [
+            UserRecord(
+                uid=int(u.uid),
+                user_id=str(u.user_id),
+                name=str(u.name),
+                privilege=int(u.privilege),
+                password=str(u.password),
+                group_id=str(u.group_id),
+                card=int(u.card or 0),
+            )
+            for u in conn.get_users()
+        ]
+        if not users:
+            conn.read_sizes()  # get_users() returns early without refreshing when users == 0
+        count = int(conn.records)
+        if count == 0:
+            return users, 0, b""
+        blob, _size = conn.read_with_buffer(const.CMD_ATTLOG_RRQ)
+        return users, count, bytes(blob)
+
+    def _call(self, what: str, operation: Callable[[Any], T]) -> T:
+        with self._lock:
+            conn = self._connected(what)
+            try:
+                return operation(conn)
+            except Exception as exc:
+                # After any failure the session state is unknown: reconnect next time.
+                self._conn = None
+                _close_socket(conn)
+                raise self._translate(what, exc) from exc
+
+    def _connected(self, what: str) -> Any:
+        if self._conn is not None:
+            return self._conn
+        cfg = self.config
+        conn = ZK(
+            cfg.host,
+            port=cfg.port,
+            timeout=cfg.timeout,
+            password=cfg.comm_key,
+            force_udp=cfg.transport == "udp",
+            ommit_ping=True,  # no shell ping: containers often lack ICMP (§2.1)
+        )
+        try:
+            conn.connect()
+        except Exception as exc:
+            _close_socket(conn)
+            raise self._translate(f"{what}: connect over {cfg.transport}", exc) from exc
+        logger.info("%s: connected over %s", self.address, cfg.transport)
+        self._conn = conn
+        return conn
+
+    def _translate(self, what: str, exc: Exception) -> DeviceError:
+        if isinstance(exc, DeviceError):
+            return exc
+        if isinstance(exc, ZKErrorResponse) and "Unauthenticated" in str(exc):
+            return DeviceAuthError(self.address, f"{what}: comm key refused (Unauthenticated)")
+        if isinstance(exc, ZKNetworkError | ZKErrorConnection | OSError):
+            return DeviceUnreachable(self.address, f"{what}: no usable answer ({exc or type(exc).__name__})")
+        if isinstance(exc, ZKErrorResponse):
+            return DeviceProtocolError(self.address, f"{what}: device refused: {exc}")
+        return DeviceProtocolError(self.address, f"{what}: {type(exc).__name__}: {exc}")
+
+
+def _close_socket(conn: Any) -> None:
+    # pyzk keeps its socket in a name-mangled attribute and has no close() that does not
+    # first talk to the device; closing it directly is the only way to free a broken session.
+    sock = getattr(conn, "_ZK__sock", None)
+    if sock is not None:
+        try:
+            sock.close()
+        except OSError:
+            logger.debug("closing a pyzk socket failed", exc_info=True)
