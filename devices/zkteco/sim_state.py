@@ -245,9 +245,16 @@ class DeviceState:
         return encode_attendance_blob(records, self.record_size, bad)
 
     def subscribe(self, listener: PunchListener) -> None:
-        """Call ``listener(record)`` for every later ``add_punch``."""
+        """Call ``listener(record)`` for every later ``add_punch`` (subscribing twice is a no-op)."""
         with self._lock:
-            self._listeners.append(listener)
+            if listener not in self._listeners:
+                self._listeners.append(listener)
+
+    @property
+    def live_listeners(self) -> int:
+        """How many sessions currently receive live events (REG_EVENT with EF_ATTLOG)."""
+        with self._lock:
+            return len(self._listeners)
 
     def unsubscribe(self, listener: PunchListener) -> None:
         """Stop calling ``listener``; unknown listeners are ignored."""
