@@ -35,7 +35,7 @@ from devices.zkteco.sim_state import (
 
 logger = logging.getLogger(__name__)
 
-_POLL_SECONDS = 0.2
+_POLL_SECONDS = 0.05
 _MAX_UDP_SESSIONS = 256
 _BIND_ATTEMPTS = 20
 
