@@ -126,3 +126,12 @@ def test_dead_letter_on_status_topic_is_not_acked() -> None:
     result = service.ingest([InboundMessage(edge_status_topic("edge-2"), encode(status))])
     assert result.dead_lettered == 1
     assert result.acks == []
+
+
+def test_oversized_payload_is_dead_lettered() -> None:
+    from contracts import MAX_PAYLOAD_BYTES
+
+    topic = event_topic("edge-1", EventKind.PUNCH, "SN1")
+    batch = classify([InboundMessage(topic, b" " * (MAX_PAYLOAD_BYTES + 1))], NOW)
+    assert batch.events == []
+    assert "exceeds the limit" in batch.dead_letters[0].reason
