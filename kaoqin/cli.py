@@ -35,14 +35,18 @@ def _stop_on_signals(stop: threading.Event) -> None:
 
 
 def cmd_server(args: argparse.Namespace) -> int:
-    from server.main import serve
+    from server.main import ServerStartError, serve
     from server.settings import SettingsError, load_server_settings
 
     try:
         settings = load_server_settings(args.config)
     except SettingsError as exc:
         return _config_error(exc)
-    serve(settings)
+    try:
+        serve(settings)
+    except ServerStartError as exc:
+        print(f"server did not start: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 
