@@ -173,8 +173,6 @@ class ZKTecoTerminal:
             )
             for u in conn.get_users()
         ]
-        if not users:
-            conn.read_sizes()  # get_users() returns early without refreshing when users == 0
         count = int(conn.records)
         if count == 0:
             return users, 0, b""

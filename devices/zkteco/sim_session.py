@@ -138,7 +138,12 @@ class TerminalSession:
         if handler is None:
             logger.info("session %#x: unknown command %d", self.session_id, header.command)
             return [self._reply(ReplyCode.ACK_UNKNOWN, header)]
-        return handler(header, payload)
+        try:
+            return handler(header, payload)
+        except Exception:
+            # A simulator bug or unencodable state must not kill the server thread.
+            logger.exception("session %#x: command %d failed", self.session_id, header.command)
+            return [self._reply(ReplyCode.ACK_ERROR, header)]
 
     def close(self) -> None:
         """Forget the session: stop live events and drop any read buffer."""

@@ -203,7 +203,9 @@ class DeviceState:
             stamp = when
         with self._lock:
             user = next((u for u in self._users.values() if u.user_id == user_id), None)
+            # An unknown PIN gets its number as slot when it fits a u16 (orphan punch), else 0.
             uid = user.uid if user else (int(user_id) if user_id.isdigit() else 0)
+            uid = uid if uid <= 0xFFFF else 0
             record = AttendanceRecord(uid, user_id, stamp.replace(microsecond=0), verify_mode, punch_state)
             self._records.append(record)
             listeners = list(self._listeners)

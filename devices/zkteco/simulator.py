@@ -159,6 +159,8 @@ class TerminalSimulator:
     def _spawn(self, target: Callable[..., None], name: str, *args: object) -> None:
         thread = threading.Thread(target=target, args=args, name=name, daemon=True)
         thread.start()
+        # Forget finished connection threads so a long-running simulator does not grow.
+        self._threads = [t for t in self._threads if t.is_alive()]
         self._threads.append(thread)
 
     def _bind(self) -> tuple[socket.socket, socket.socket | None]:

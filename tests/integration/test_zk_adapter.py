@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import ValidationError
 
-from devices.errors import BadRecordError, DeviceAuthError, DeviceUnreachable
+from devices.errors import BadRecordError, DeviceAuthError, DeviceProtocolError, DeviceUnreachable
 from devices.terminal import FingerprintTerminal
 from devices.zkteco import TerminalSimulator, ZKTecoConfig, ZKTecoTerminal
 
@@ -127,6 +127,23 @@ def test_corrupt_record_is_reported_and_the_rest_come_back(transport: str) -> No
         assert problem.device == f"127.0.0.1:{sim.port}"
         assert "offset 680" in str(problem)
         assert "#17" in str(problem)
+
+
+def test_device_without_users_still_serves_its_log() -> None:
+    with TerminalSimulator(users=0, records=6, timezone=ZONE) as sim, terminal(sim.port, "tcp") as device:
+        assert [p.user_id for p in device.read_punches()] == ["1"] * 6
+
+
+def test_device_refusing_a_read_is_a_protocol_error() -> None:
+    # A 16-byte-record device cannot store an alphanumeric PIN: the simulator answers the
+    # attendance read with ACK_ERROR, and pyzk raises "RWB Not supported".
+    with TerminalSimulator(users=2, records=2, record_size=16, timezone=ZONE) as sim:
+        sim.add_punch("A7")
+        with terminal(sim.port, "tcp") as device:
+            with pytest.raises(DeviceProtocolError, match="RWB Not supported") as caught:
+                device.read_punches()
+            assert not isinstance(caught.value, DeviceUnreachable | DeviceAuthError)
+            assert device.read_info().records == 3  # reconnected and usable again
 
 
 def free_port() -> int:
