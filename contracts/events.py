@@ -190,6 +190,9 @@ class DeviceStatus(_Payload):
     records: int | None = Field(default=None, ge=0)
     record_capacity: int | None = Field(default=None, ge=0)
     clock_offset_seconds: float | None = Field(default=None, description="device clock minus edge clock")
+    record_problems: list[str] = Field(
+        default_factory=list, max_length=20, description="corrupt log records skipped, each with its offset"
+    )
 
     @classmethod
     def create(cls, *, edge_id: str, device_id: str, occurred_at: datetime, **fields: object) -> DeviceStatus:

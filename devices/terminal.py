@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from devices.errors import BadRecordError
+
 
 @dataclass(frozen=True)
 class TerminalInfo:
@@ -54,8 +56,11 @@ class FingerprintTerminal(Protocol):
         """Read serial number, firmware and how full the device is."""
         ...
 
-    def read_punches(self) -> list[Punch]:
-        """Read the whole attendance log, oldest first."""
+    def read_log(self) -> tuple[list[Punch], list[BadRecordError]]:
+        """Read the whole attendance log, oldest first, and the records that could not be decoded.
+
+        A corrupt record never hides the others: it is skipped and reported with its offset.
+        """
         ...
 
     def read_clock(self) -> datetime:

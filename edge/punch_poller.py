@@ -32,6 +32,9 @@ from edge.settings import TerminalSettings
 
 logger = logging.getLogger(__name__)
 
+# A device status names at most this many corrupt records (the log has them all).
+MAX_REPORTED_PROBLEMS = 20
+
 
 def record_id(serial: str, punch: Punch) -> str:
     return punch_event_id(serial, punch.user_id, punch.device_time, punch.punch_state, punch.verify_mode)
@@ -143,7 +146,9 @@ class PunchPoller:
             )
         device_clock = device.read_clock()
         edge_now = self._clock.now()
-        punches = device.read_punches()
+        punches, problems = device.read_log()
+        for problem in problems:
+            logger.warning("terminal %s: skipped a corrupt record: %s", self.serial, problem)
         observed_at = self._clock.now()
 
         cursor = self._outbox.cursor(self.serial)
@@ -165,6 +170,7 @@ class PunchPoller:
             records=info.records,
             record_capacity=info.record_capacity,
             clock_offset_seconds=round((device_clock - edge_now).total_seconds(), 3),
+            record_problems=[str(p) for p in problems[:MAX_REPORTED_PROBLEMS]],
         )
         if added:
             logger.info("terminal %s: %d new punches queued", self.serial, added)

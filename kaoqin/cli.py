@@ -126,7 +126,9 @@ def build_parser() -> argparse.ArgumentParser:
     terminal = sim.add_parser("terminal", help="a ZKTeco terminal speaking the binary protocol on TCP or UDP")
     terminal.add_argument("--host", default="127.0.0.1")
     terminal.add_argument("--port", type=int, default=4370)
-    terminal.add_argument("--udp", action="store_true", help="serve UDP instead of TCP")
+    terminal.add_argument(
+        "--udp", action="store_true", help="also serve UDP on the same port, as real devices do"
+    )
     terminal.add_argument("--comm-key", type=int, default=0, help="device password (0 = none)")
     terminal.add_argument("--users", type=int, default=20)
     terminal.add_argument("--records", type=int, default=100)

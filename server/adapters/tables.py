@@ -123,6 +123,7 @@ device_status_reports = Table(
     Column("records", Integer, nullable=True),
     Column("record_capacity", Integer, nullable=True),
     Column("clock_offset_seconds", Float, nullable=True),
+    Column("record_problems", JSON, nullable=False),
     Index(None, "device_id", "occurred_at"),
 )
 
@@ -139,6 +140,7 @@ DEVICE_STATUS_FIELDS = (
     "records",
     "record_capacity",
     "clock_offset_seconds",
+    "record_problems",
 )
 
 devices = Table(
@@ -157,6 +159,7 @@ devices = Table(
     Column("records", Integer, nullable=True),
     Column("record_capacity", Integer, nullable=True),
     Column("clock_offset_seconds", Float, nullable=True),
+    Column("record_problems", JSON, nullable=False),  # corrupt log records the edge skipped
     Column("last_seen_at", UTCDateTime, nullable=False),  # occurred_at of the latest report
     Column("last_report_id", String(ID_LENGTH), nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),

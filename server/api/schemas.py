@@ -58,6 +58,7 @@ class DevicePublic(_Public):
     records: int | None
     record_capacity: int | None
     clock_offset_seconds: float | None
+    record_problems: list[str] = Field(description="corrupt log records the edge skipped, with offsets")
     updated_at: AwareDatetime
 
 

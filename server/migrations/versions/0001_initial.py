@@ -51,6 +51,7 @@ def upgrade() -> None:
         sa.Column("records", sa.Integer(), nullable=True),
         sa.Column("record_capacity", sa.Integer(), nullable=True),
         sa.Column("clock_offset_seconds", sa.Float(), nullable=True),
+        sa.Column("record_problems", sa.JSON(), nullable=False),
         sa.PrimaryKeyConstraint("event_id", name=op.f("pk_device_status_reports")),
     )
     op.create_index(
@@ -75,6 +76,7 @@ def upgrade() -> None:
         sa.Column("records", sa.Integer(), nullable=True),
         sa.Column("record_capacity", sa.Integer(), nullable=True),
         sa.Column("clock_offset_seconds", sa.Float(), nullable=True),
+        sa.Column("record_problems", sa.JSON(), nullable=False),
         sa.Column("last_seen_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("last_report_id", sa.String(length=64), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),

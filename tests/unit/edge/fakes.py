@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from devices.errors import DeviceUnreachable
+from devices.errors import BadRecordError, DeviceUnreachable
 from devices.terminal import Punch, TerminalInfo
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -30,6 +30,7 @@ class FakeTerminal:
         self.log: list[Punch] = []
         self.reachable = True
         self.closed = 0
+        self.problems: list[BadRecordError] = []
         self.clock_offset = timedelta(seconds=3)
         for i in range(punches):
             self.punch(f"{i % 7 + 1}", datetime(2026, 11, 2, 8, 0) + timedelta(minutes=i))
@@ -71,9 +72,9 @@ class FakeTerminal:
             3000,
         )
 
-    def read_punches(self) -> list[Punch]:
+    def read_log(self) -> tuple[list[Punch], list[BadRecordError]]:
         self._check()
-        return list(self.log)
+        return list(self.log), list(self.problems)
 
     def read_clock(self) -> datetime:
         self._check()

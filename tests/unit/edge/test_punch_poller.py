@@ -110,3 +110,16 @@ def test_a_terminal_answering_with_another_serial_is_refused(tmp_path: Path) -> 
     poller, _ = make_poller(tmp_path, FakeTerminal(serial="SOMEONE-ELSE", punches=1))
     with pytest.raises(Exception, match="registered as 'SN1'"):
         poller.poll_once()
+
+
+def test_corrupt_records_are_reported_with_device_and_offset(tmp_path: Path) -> None:
+    from devices.errors import BadRecordError
+
+    terminal = FakeTerminal(punches=3)
+    terminal.problems = [BadRecordError("10.0.0.5:4370", 80, "record #2: day is out of range for month")]
+    poller, box = make_poller(tmp_path, terminal)
+    assert poller.poll_once().new_events == 3
+    status = queued(box, EventKind.DEVICE_STATUS)[-1]
+    assert status["record_problems"] == [
+        "10.0.0.5:4370: record at offset 80: record #2: day is out of range for month"
+    ]
