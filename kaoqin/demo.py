@@ -84,6 +84,9 @@ def _summary(client: httpx.Client) -> Summary:
 
 
 def run_demo(options: DemoOptions) -> int:
+    # The summary line is the demo's output; per-request and per-punch logs would drown it.
+    for noisy in ("httpx", "devices.zkteco.sim_state"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     workdir = options.workdir or Path(tempfile.mkdtemp(prefix="kaoqin-demo-"))
     workdir.mkdir(parents=True, exist_ok=True)
     server_settings = ServerSettings(
