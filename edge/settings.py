@@ -67,7 +67,7 @@ class TerminalSettings(BaseModel):
 
 
 class EdgeSettings(BaseSettings):
-    """Everything an edge agent needs; see ``docs/edge.md`` for a commented example."""
+    """Everything an edge agent needs; see docs/edge.md for a commented example."""
 
     model_config = SettingsConfigDict(env_prefix="KAOQIN_EDGE_", env_nested_delimiter="__", extra="forbid")
 
