@@ -50,6 +50,18 @@ class PunchSource(StrEnum):
     ADMS = "adms"  # uploaded by the device over ADMS HTTP push
 
 
+class PunchFlag(StrEnum):
+    """Why the edge doubts a terminal record; the server's rules decide what a flag means."""
+
+    DEVICE_TIME_IN_FUTURE = "device_time_in_future"  # later than the edge clock when first seen
+    # Far earlier than when the edge first saw it: a clock set back, or a record added after the fact.
+    DEVICE_TIME_FAR_BEFORE_OBSERVED = "device_time_far_before_observed"
+    CLOCK_UNRELIABLE = "clock_unreliable"  # the terminal's clock drifted past the threshold when read
+    UNKNOWN_VERIFY_CODE = "unknown_verify_code"  # not in the firmware profile's verify map
+    UNKNOWN_PUNCH_STATE = "unknown_punch_state"  # not in the firmware profile's punch-state map
+    USER_NOT_ENROLLED = "user_not_enrolled"  # the PIN is not (or no longer) a user on the terminal
+
+
 def punch_event_id(
     device_serial: str, user_id: str, device_time: datetime, punch_state: int, verify_mode: int
 ) -> str:
@@ -76,6 +88,7 @@ class PunchEvent(_Payload):
     punch_state: int = Field(ge=0, le=255, description="raw punch state (0 in, 1 out, ...)")
     source: PunchSource
     log_index: int | None = Field(default=None, ge=0, description="position in the device log")
+    flags: list[PunchFlag] = Field(default_factory=list, description="the edge's doubts about the record")
 
     @model_validator(mode="after")
     def _id_matches_content(self) -> Self:
@@ -102,6 +115,7 @@ class PunchEvent(_Payload):
         source: PunchSource,
         device_uid: int | None = None,
         log_index: int | None = None,
+        flags: list[PunchFlag] | None = None,
     ) -> PunchEvent:
         """Build a punch event with its derived id."""
         device_time = device_time.replace(microsecond=0)
@@ -119,6 +133,7 @@ class PunchEvent(_Payload):
             punch_state=punch_state,
             source=source,
             log_index=log_index,
+            flags=sorted(set(flags or [])),
         )
 
 
@@ -170,6 +185,14 @@ class DeviceKind(StrEnum):
     CAMERA = "camera"
 
 
+class CapacityAlert(StrEnum):
+    """How full a terminal is: the highest of records, users and fingerprints against capacity."""
+
+    OK = "ok"
+    WARNING = "warning"  # at least 80 %
+    CRITICAL = "critical"  # at least 95 %: a full log overwrites its oldest records
+
+
 class DeviceStatus(_Payload):
     """Health of one device as its edge sees it."""
 
@@ -192,6 +215,14 @@ class DeviceStatus(_Payload):
     clock_offset_seconds: float | None = Field(default=None, description="device clock minus edge clock")
     record_problems: list[str] = Field(
         default_factory=list, max_length=20, description="corrupt log records skipped, each with its offset"
+    )
+    user_capacity: int | None = Field(default=None, ge=0)
+    fingers: int | None = Field(default=None, ge=0, description="fingerprint templates enrolled")
+    finger_capacity: int | None = Field(default=None, ge=0)
+    capacity_alert: CapacityAlert | None = None
+    previous_address: str | None = Field(default=None, description="set when found at a new address")
+    alerts: list[str] = Field(
+        default_factory=list, max_length=20, description="clock drift, log shrink, capacity, address change"
     )
 
     @classmethod
@@ -266,7 +297,56 @@ class ReadNowCommand(_Payload):
     device_serial: Id | None = None
 
 
-Command = Annotated[SetTimeCommand | ReadNowCommand, Field(discriminator="action")]
+class TerminalUser(_Payload):
+    """A staff member as a terminal stores them; ``user_id`` is the PIN typed or matched on it."""
+
+    user_id: str = Field(min_length=1, max_length=24, pattern=r"^[A-Za-z0-9]+$")
+    name: str = Field(default="", max_length=24)
+    admin: bool = False
+    card: int = Field(default=0, ge=0, le=0xFFFFFFFF)
+    enabled: bool = True
+
+
+class UpsertUsersCommand(_Payload):
+    """Create or update users on a terminal (on every terminal of the edge if none is named)."""
+
+    action: Literal["upsert_users"] = "upsert_users"
+    device_serial: Id | None = None
+    users: list[TerminalUser] = Field(min_length=1, max_length=1000)
+
+
+class DisableUsersCommand(_Payload):
+    """Disable users so they can no longer punch; their records and templates stay on the device."""
+
+    action: Literal["disable_users"] = "disable_users"
+    device_serial: Id | None = None
+    user_ids: list[str] = Field(min_length=1, max_length=1000)
+
+
+class CopyTemplatesCommand(_Payload):
+    """Copy fingerprint templates enrolled on one terminal to the edge's other terminals."""
+
+    action: Literal["copy_templates"] = "copy_templates"
+    source_serial: Id
+    user_ids: list[str] | None = Field(default=None, description="all users with templates if none")
+
+
+class ClearLogCommand(_Payload):
+    """Clear a terminal's log: done only if its policy allows and the server acknowledged every record."""
+
+    action: Literal["clear_log"] = "clear_log"
+    device_serial: Id
+
+
+Command = Annotated[
+    SetTimeCommand
+    | ReadNowCommand
+    | UpsertUsersCommand
+    | DisableUsersCommand
+    | CopyTemplatesCommand
+    | ClearLogCommand,
+    Field(discriminator="action"),
+]
 
 
 class EdgeCommand(_Payload):

@@ -70,6 +70,7 @@ def _punch_row(event: PunchEvent, stored_at: datetime) -> dict[str, Any]:
         "punch_state": event.punch_state,
         "source": event.source.value,
         "log_index": event.log_index,
+        "flags": [flag.value for flag in event.flags],
     }
 
 
@@ -99,6 +100,7 @@ def _status_row(event: DeviceStatus, stored_at: datetime) -> dict[str, Any]:
     for name in tables.DEVICE_STATUS_FIELDS:
         row[name] = getattr(event, name)
     row["device_kind"] = event.device_kind.value
+    row["capacity_alert"] = event.capacity_alert.value if event.capacity_alert else None
     return row
 
 

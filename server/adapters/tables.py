@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    text,
 )
 from sqlalchemy.types import TypeDecorator
 
@@ -82,6 +83,8 @@ punches = Table(
     Column("punch_state", Integer, nullable=False),
     Column("source", String(16), nullable=False),
     Column("log_index", BigInteger, nullable=True),
+    # Edge's doubts about the record (contracts.PunchFlag), for the attendance rules.
+    Column("flags", JSON, nullable=False, server_default=text("'[]'")),
     Index(None, "occurred_at"),
     Index(None, "user_id", "occurred_at"),
     Index(None, "device_serial", "occurred_at"),
@@ -102,6 +105,19 @@ face_observations = Table(
     Column("linked_terminal", String(ID_LENGTH), nullable=True),
     Index(None, "camera_id", "occurred_at"),
 )
+
+
+def _terminal_health_columns() -> list[Column[Any]]:
+    """Capacity, alerts and address changes of a terminal (migration 0004)."""
+    return [
+        Column("user_capacity", Integer, nullable=True),
+        Column("fingers", Integer, nullable=True),
+        Column("finger_capacity", Integer, nullable=True),
+        Column("capacity_alert", String(16), nullable=True),  # ok / warning (80%) / critical (95%)
+        Column("previous_address", String(255), nullable=True),  # set when found at a new address
+        Column("alerts", JSON, nullable=False, server_default=text("'[]'")),
+    ]
+
 
 # Every device status report, as history; `devices` below keeps the latest one per device.
 device_status_reports = Table(
@@ -124,6 +140,7 @@ device_status_reports = Table(
     Column("record_capacity", Integer, nullable=True),
     Column("clock_offset_seconds", Float, nullable=True),
     Column("record_problems", JSON, nullable=False),
+    *_terminal_health_columns(),
     Index(None, "device_id", "occurred_at"),
 )
 
@@ -141,6 +158,12 @@ DEVICE_STATUS_FIELDS = (
     "record_capacity",
     "clock_offset_seconds",
     "record_problems",
+    "user_capacity",
+    "fingers",
+    "finger_capacity",
+    "capacity_alert",
+    "previous_address",
+    "alerts",
 )
 
 devices = Table(
@@ -160,6 +183,7 @@ devices = Table(
     Column("record_capacity", Integer, nullable=True),
     Column("clock_offset_seconds", Float, nullable=True),
     Column("record_problems", JSON, nullable=False),  # corrupt log records the edge skipped
+    *_terminal_health_columns(),
     Column("last_seen_at", UTCDateTime, nullable=False),  # occurred_at of the latest report
     Column("last_report_id", String(ID_LENGTH), nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),

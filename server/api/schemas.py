@@ -32,6 +32,7 @@ class PunchPublic(_Public):
     punch_state: int
     source: str
     log_index: int | None
+    flags: list[str] = Field(description="the edge's doubts: clock set back, future time, unknown codes")
 
 
 class PunchPagePublic(_Public):
@@ -59,6 +60,12 @@ class DevicePublic(_Public):
     record_capacity: int | None
     clock_offset_seconds: float | None
     record_problems: list[str] = Field(description="corrupt log records the edge skipped, with offsets")
+    user_capacity: int | None = None
+    fingers: int | None = None
+    finger_capacity: int | None = None
+    capacity_alert: str | None = Field(default=None, description="ok, warning (80%) or critical (95%)")
+    previous_address: str | None = Field(default=None, description="set when found at a new address")
+    alerts: list[str] = Field(default_factory=list)
     updated_at: AwareDatetime
 
 
