@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -32,7 +33,8 @@ class Punch:
 
     ``device_time`` is the terminal's naive wall clock, exactly as read (the event id is derived
     from it); ``occurred_at`` is the same instant made timezone-aware with the terminal's
-    configured zone. ``log_index`` is the record's position in the device log.
+    configured zone. ``log_index`` is the record's position in the device log (None for a
+    punch pushed by live capture, which does not say where it went).
     """
 
     user_id: str
@@ -41,7 +43,10 @@ class Punch:
     occurred_at: datetime
     verify_mode: int
     punch_state: int
-    log_index: int
+    log_index: int | None
+    # Whether the terminal had a user with this PIN when read (None: not known); False marks
+    # records of deleted users, and punches by PINs nobody enrolled.
+    user_enrolled: bool | None = None
 
 
 class FingerprintTerminal(Protocol):
@@ -69,6 +74,28 @@ class FingerprintTerminal(Protocol):
 
     def set_clock(self, when: datetime) -> None:
         """Set the device clock to ``when`` (converted to the terminal's zone)."""
+        ...
+
+    def capture_punches(
+        self,
+        on_punch: Callable[[Punch], None],
+        *,
+        idle_timeout: float,
+        should_stop: Callable[[], bool],
+    ) -> None:
+        """Receive punches as the terminal makes them (live capture) until ``should_stop()``.
+
+        ``should_stop`` is asked after every punch and every ``idle_timeout`` seconds without one.
+        Returns normally when stopped; raises ``DeviceError`` when the connection fails.
+        """
+        ...
+
+    def clear_log(self, may_clear: Callable[[list[Punch]], bool]) -> bool:
+        """Clear the attendance log if ``may_clear(log)`` says so; True if it was cleared.
+
+        The terminal is kept from logging new punches between the read handed to ``may_clear``
+        and the clear, so no punch can be lost in between.
+        """
         ...
 
     def close(self) -> None:

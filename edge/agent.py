@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from contracts import EdgeCommand, ReadNowCommand, SetTimeCommand
+from contracts import ClearLogCommand, EdgeCommand, ReadNowCommand, SetTimeCommand
 from devices.terminal import FingerprintTerminal
 from edge.mqtt_link import MqttLink
 from edge.outbox import Outbox
@@ -102,12 +102,23 @@ class EdgeAgent:
         """Block until :meth:`stop` is called from another thread (or a signal handler)."""
         self._stop.wait()
 
+    def _poller(self, serial: str, command_id: str) -> PunchPoller | None:
+        for poller in self.pollers:
+            if poller.serial == serial:
+                return poller
+        logger.warning("command %s names unknown terminal %s", command_id, serial)
+        return None
+
     def _on_command(self, command: EdgeCommand) -> None:
         action = command.command
         if isinstance(action, ReadNowCommand):
             for poller in self.pollers:
                 if action.device_serial in (None, poller.serial):
                     poller.wake()
+        elif isinstance(action, ClearLogCommand):
+            poller = self._poller(action.device_serial, command.command_id)
+            if poller is not None:
+                poller.request_clear()
         elif isinstance(action, SetTimeCommand):
             for poller in self.pollers:
                 if poller.serial == action.device_serial:

@@ -30,7 +30,20 @@ CREATE TABLE IF NOT EXISTS read_cursors (
     device TEXT PRIMARY KEY,
     next_index INTEGER NOT NULL,
     last_event_id TEXT,
-    updated_at REAL NOT NULL
+    updated_at REAL NOT NULL,
+    read_at TEXT
+);
+CREATE TABLE IF NOT EXISTS seen_records (
+    device TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    first_seen_at REAL NOT NULL,
+    PRIMARY KEY (device, event_id)
+);
+CREATE TABLE IF NOT EXISTS device_facts (
+    device TEXT NOT NULL,
+    name TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (device, name)
 );
 """
 
@@ -50,6 +63,9 @@ class ReadCursor:
 
     next_index: int = 0
     last_event_id: str | None = None
+    # When the edge last read the whole log (aware, ISO 8601): a record dated well before it
+    # was not in the log then, so it was inserted later or the clock was set back.
+    read_at: str | None = None
 
 
 class Outbox:
@@ -63,16 +79,24 @@ class Outbox:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")  # an event in the outbox survives power loss
         self._db.executescript(_SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(read_cursors)")}
+        if "read_at" not in columns:  # an outbox written before read times were kept
+            self._db.execute("ALTER TABLE read_cursors ADD COLUMN read_at TEXT")
         self._lock = threading.Lock()
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
 
-    def add(self, messages: Iterable[OutboxMessage], *, cursor: tuple[str, ReadCursor] | None = None) -> int:
-        """Store messages (ignoring ids already queued) and optionally advance a read cursor, atomically.
-
-        Returns how many messages were new.
+    def add(
+        self,
+        messages: Iterable[OutboxMessage],
+        *,
+        cursor: tuple[str, ReadCursor] | None = None,
+        seen: tuple[str, Sequence[str]] | None = None,
+    ) -> int:
+        """Store messages (ignoring ids already queued), optionally advance a read cursor and remember
+        terminal record ids as seen, all in one transaction. Returns how many messages were new.
         """
         now = time.time()
         with self._lock:
@@ -84,13 +108,21 @@ class Outbox:
                     [(m.event_id, m.topic, m.payload, now) for m in messages],
                 )
                 added = self._db.total_changes - before
+                if seen is not None:
+                    device, ids = seen
+                    self._db.executemany(
+                        "INSERT OR IGNORE INTO seen_records (device, event_id, first_seen_at) VALUES (?, ?, ?)",
+                        [(device, event_id, now) for event_id in ids],
+                    )
                 if cursor is not None:
                     device, position = cursor
                     self._db.execute(
-                        "INSERT INTO read_cursors (device, next_index, last_event_id, updated_at) VALUES (?, ?, ?, ?) "
+                        "INSERT INTO read_cursors (device, next_index, last_event_id, updated_at, read_at) "
+                        "VALUES (?, ?, ?, ?, ?) "
                         "ON CONFLICT (device) DO UPDATE SET next_index = excluded.next_index, "
-                        "last_event_id = excluded.last_event_id, updated_at = excluded.updated_at",
-                        (device, position.next_index, position.last_event_id, now),
+                        "last_event_id = excluded.last_event_id, updated_at = excluded.updated_at, "
+                        "read_at = COALESCE(excluded.read_at, read_cursors.read_at)",
+                        (device, position.next_index, position.last_event_id, now, position.read_at),
                     )
                 self._db.execute("COMMIT")
             except BaseException:
@@ -102,9 +134,37 @@ class Outbox:
         """The persisted read cursor of a terminal (the start of its log if none)."""
         with self._lock:
             row = self._db.execute(
-                "SELECT next_index, last_event_id FROM read_cursors WHERE device = ?", (device,)
+                "SELECT next_index, last_event_id, read_at FROM read_cursors WHERE device = ?", (device,)
             ).fetchone()
-        return ReadCursor(row[0], row[1]) if row else ReadCursor()
+        return ReadCursor(row[0], row[1], row[2]) if row else ReadCursor()
+
+    def seen_ids(self, device: str) -> set[str]:
+        """Ids of every record of ``device`` ever queued (so a re-read never queues one twice)."""
+        with self._lock:
+            rows = self._db.execute("SELECT event_id FROM seen_records WHERE device = ?", (device,))
+            return {row[0] for row in rows}
+
+    def pending_on(self, topic: str) -> int:
+        """How many events on ``topic`` still wait for the server's acknowledgement."""
+        with self._lock:
+            (count,) = self._db.execute("SELECT COUNT(*) FROM outbox WHERE topic = ?", (topic,)).fetchone()
+        return int(count)
+
+    def fact(self, device: str, name: str) -> str | None:
+        """A remembered fact about a device (e.g. the address it was last found at)."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT value FROM device_facts WHERE device = ? AND name = ?", (device, name)
+            ).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_fact(self, device: str, name: str, value: str) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO device_facts (device, name, value) VALUES (?, ?, ?) "
+                "ON CONFLICT (device, name) DO UPDATE SET value = excluded.value",
+                (device, name, value),
+            )
 
     def due(self, *, resend_after: float, limit: int, max_unacked: int) -> list[OutboxMessage]:
         """Messages to publish now: never sent, or sent longer than ``resend_after`` seconds ago

@@ -1,7 +1,10 @@
-"""One poller per terminal: read the log, turn records not yet sent into punch events, queue them.
+"""One poller per terminal: live capture for new punches, full reads to reconcile, health and clock.
 
-The poller keeps one connection to its terminal, reports the terminal's health as device status
-events, and backs off after failures without ever crashing the agent.
+The poller keeps the only connection to its terminal. New punches arrive by live capture when the
+terminal's profile supports it; a full read of the log ("reconciliation") runs at start, on
+``read_now``, when a health check finds a record count that live capture does not explain, and
+every ``reconcile_interval_seconds`` (inside the off-peak window when one is set). Record ids are
+derived from content and every id queued is remembered, so no read ever queues a record twice.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import queue
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from contracts import (
     DeviceKind,
@@ -19,48 +22,35 @@ from contracts import (
     EventKind,
     PunchEvent,
     PunchSource,
-    VerifyMethod,
     encode,
     event_topic,
     punch_event_id,
 )
-from devices.errors import DeviceError, DeviceProtocolError
-from devices.terminal import FingerprintTerminal, Punch
+from devices.errors import DeviceError
+from devices.terminal import FingerprintTerminal, Punch, TerminalInfo
+from edge.log_clearing import clear_if_acknowledged
 from edge.outbox import Outbox, OutboxMessage, ReadCursor
 from edge.ports import Clock, TerminalFactory
+from edge.reconcile_schedule import in_window
+from edge.record_checks import (
+    ClockReading,
+    FlagRules,
+    capacity_alert,
+    log_change,
+    punch_flags,
+    verify_method,
+)
 from edge.settings import TerminalSettings
+from edge.terminal_locator import TerminalLocator
 
 logger = logging.getLogger(__name__)
 
-# A device status names at most this many corrupt records (the log has them all).
+# A device status names at most this many corrupt records or alerts (the log has them all).
 MAX_REPORTED_PROBLEMS = 20
 
 
 def record_id(serial: str, punch: Punch) -> str:
     return punch_event_id(serial, punch.user_id, punch.device_time, punch.punch_state, punch.verify_mode)
-
-
-def first_new_index(
-    punches: Sequence[Punch], cursor: ReadCursor, id_of: Callable[[Punch], str]
-) -> tuple[int, str | None]:
-    """Where the records not yet turned into events start, and a note if the log changed under us.
-
-    Normally the cursor's last record sits just before ``cursor.next_index``. If it is elsewhere
-    the log was rewritten; if it is gone the log was cleared or overwritten: then every record is
-    read again (their ids are stable, so the server stores none of them twice) and we say so.
-    """
-    n = cursor.next_index
-    if n == 0 or cursor.last_event_id is None:
-        return 0, None
-    if n <= len(punches) and id_of(punches[n - 1]) == cursor.last_event_id:
-        return n, None
-    for i in range(len(punches) - 1, -1, -1):
-        if id_of(punches[i]) == cursor.last_event_id:
-            return i + 1, f"device log moved: last record read is now at index {i}, was {n - 1}"
-    return 0, (
-        f"device log no longer holds the last record read (had {n} records, now {len(punches)}): "
-        "it was cleared or overwritten; reading it from the start"
-    )
 
 
 @dataclass(frozen=True)
@@ -71,7 +61,7 @@ class PollResult:
 
 
 class PunchPoller:
-    """Polls one terminal; run :meth:`run` in its own thread."""
+    """Reads one terminal; run :meth:`run` in its own thread."""
 
     def __init__(
         self,
@@ -85,46 +75,79 @@ class PunchPoller:
         retry_max: float,
         status_interval: float,
         on_queued: Callable[[], None] = lambda: None,
+        live_capture: bool | None = None,
     ) -> None:
         self.edge_id = edge_id
         self.settings = terminal
-        self._open_terminal = open_terminal
+        self._locator = TerminalLocator(terminal, open_terminal, outbox)
         self._outbox = outbox
         self._clock = clock
         self._poll_interval = poll_interval
         self._retry_max = retry_max
         self._status_interval = status_interval
         self._on_queued = on_queued
+        self.live_capture = terminal.live_capture if live_capture is None else live_capture
+        self._rules = FlagRules(
+            timedelta(seconds=terminal.future_tolerance_seconds),
+            timedelta(seconds=terminal.backfill_tolerance_seconds),
+        )
+        self._topic = event_topic(edge_id, EventKind.PUNCH, terminal.serial)
         self._device: FingerprintTerminal | None = None
         self._wake = threading.Event()
+        self._full_read_requested = True  # the first pass reads the whole log
+        self._clear_requested = False
         self._tasks: queue.Queue[Callable[[FingerprintTerminal], None]] = queue.Queue()
-        self._last_status: tuple[bool, str | None] | None = None
+        self._seen: set[str] | None = None
+        self._last_state: tuple[object, ...] | None = None
         self._last_status_at: datetime | None = None
         self._last_read_at: datetime | None = None
+        self._last_full_read_at: datetime | None = None
+        self._last_check_at: datetime | None = None
+        self._live_since_full_read = 0
+        self._clock_drifted = False
+        self._previous_address: str | None = None
+        self._health: dict[str, object] = {}
+        self._alerts: list[str] = []
 
     @property
     def serial(self) -> str:
         return self.settings.serial
 
-    def wake(self) -> None:
-        """Poll now instead of at the next interval."""
+    def wake(self, *, full_read: bool = True) -> None:
+        """Read the whole log now instead of waiting for the next reconciliation."""
+        self._full_read_requested = self._full_read_requested or full_read
         self._wake.set()
 
+    def request_clear(self) -> None:
+        """Clear the device log after the next full read, if the policy and the acks allow it."""
+        self._clear_requested = True
+        self.wake()
+
     def submit(self, task: Callable[[FingerprintTerminal], None]) -> None:
-        """Run ``task`` with the open terminal before the next poll (the connection is ours alone)."""
+        """Run ``task`` with the open terminal before the next read (the connection is ours alone)."""
         self._tasks.put(task)
         self._wake.set()
+
+    # ------------------------------------------------------------ loop
 
     def run(self, stop: threading.Event) -> None:
         delay = self._poll_interval
         while not stop.is_set():
+            self._wake.clear()
             try:
                 self._run_tasks()
-                result = self.poll_once()
-                if result.note:
-                    logger.warning("terminal %s: %s", self.serial, result.note)
+                if self._full_read_due():
+                    result = self.poll_once()
+                    if result.note:
+                        logger.warning("terminal %s: %s", self.serial, result.note)
+                elif self._check_due():
+                    self.check_once()
                 delay = self._poll_interval
+                if self.live_capture:
+                    self._capture(stop)
+                    continue
             except DeviceError as exc:
+                self._full_read_requested = True  # after a reconnect (or a reboot), reconcile
                 self._fail(str(exc))
                 delay = min(max(delay * 2, self._poll_interval), self._retry_max)
             except Exception as exc:  # a bug or an unexpected library error must not kill the agent
@@ -132,52 +155,125 @@ class PunchPoller:
                 self._fail(f"unexpected error: {exc!r}")
                 delay = min(max(delay * 2, self._poll_interval), self._retry_max)
             self._wake.wait(delay)
-            self._wake.clear()
         self._close()
 
+    def _capture(self, stop: threading.Event) -> None:
+        def should_stop() -> bool:
+            return stop.is_set() or self._wake.is_set() or self._full_read_due() or self._check_due()
+
+        self._connect().capture_punches(
+            self._on_live_punch, idle_timeout=self.settings.live_idle_seconds, should_stop=should_stop
+        )
+
+    def _full_read_due(self) -> bool:
+        if self._full_read_requested or self._last_full_read_at is None:
+            return True
+        if not self.live_capture:
+            return True  # without live capture every poll reads the log
+        elapsed = (self._clock.now() - self._last_full_read_at).total_seconds()
+        if elapsed < self.settings.reconcile_interval_seconds:
+            return False
+        window = self.settings.reconcile_window
+        return window is None or in_window(self._clock.now(), window, self.settings.timezone)
+
+    def _check_due(self) -> bool:
+        last = self._last_check_at
+        return last is None or (self._clock.now() - last).total_seconds() >= self.settings.live_check_seconds
+
+    # ------------------------------------------------------------ reads
+
     def poll_once(self) -> PollResult:
-        """Read the terminal once and queue what is new. Raises DeviceError on device failures."""
-        device = self._connect()
-        info = device.read_info()
-        if info.serial != self.serial:
-            raise DeviceProtocolError(
-                device.address,
-                f"answers with serial {info.serial!r}, but is registered as {self.serial!r}",
-            )
-        device_clock = device.read_clock()
-        edge_now = self._clock.now()
+        """Read the whole log once and queue what is new. Raises DeviceError on device failures."""
+        device, info = self._open_and_identify()
+        reading = self._check_clock(device)
         punches, problems = device.read_log()
         for problem in problems:
             logger.warning("terminal %s: skipped a corrupt record: %s", self.serial, problem)
         observed_at = self._clock.now()
-
+        ids = [record_id(self.serial, p) for p in punches]
         cursor = self._outbox.cursor(self.serial)
-        start, note = first_new_index(punches, cursor, lambda p: record_id(self.serial, p))
-        events = [self._punch_event(p, observed_at) for p in punches[start:]]
-        messages = [
-            OutboxMessage(e.event_id, event_topic(self.edge_id, EventKind.PUNCH, self.serial), encode(e))
-            for e in events
-        ]
-        last_id = record_id(self.serial, punches[-1]) if punches else None
-        added = self._outbox.add(messages, cursor=(self.serial, ReadCursor(len(punches), last_id)))
-        self._last_read_at = observed_at
-        self._report(
-            reachable=True,
-            error=None,
-            firmware=info.firmware,
-            platform=info.platform,
-            users=info.users,
-            records=info.records,
-            record_capacity=info.record_capacity,
-            clock_offset_seconds=round((device_clock - edge_now).total_seconds(), 3),
-            record_problems=[str(p) for p in problems[:MAX_REPORTED_PROBLEMS]],
+        note = log_change(cursor.next_index, cursor.last_event_id, ids)
+        known_absent_at = datetime.fromisoformat(cursor.read_at) if cursor.read_at else None
+        added = self._queue(punches, ids, observed_at, known_absent_at, PunchSource.PULL, reading)
+        self._last_read_at = self._last_full_read_at = self._last_check_at = observed_at
+        self._full_read_requested = False
+        self._live_since_full_read = 0
+        alerts = [note] if note else []
+        if self._should_clear(info):
+            cleared, why = clear_if_acknowledged(
+                device, self._outbox, self._topic, lambda log: self._ids_all_seen(log)
+            )
+            alerts.append(why)
+            if cleared:
+                punches, ids = [], []
+        self._outbox.add(
+            [], cursor=(self.serial, ReadCursor(len(ids), ids[-1] if ids else None, observed_at.isoformat()))
         )
+        self._report_health(info, reading, alerts, problems=[str(p) for p in problems])
         if added:
             logger.info("terminal %s: %d new punches queued", self.serial, added)
             self._on_queued()
         return PollResult(records=len(punches), new_events=added, note=note)
 
-    def _punch_event(self, punch: Punch, observed_at: datetime) -> PunchEvent:
+    def check_once(self) -> None:
+        """Health check while live capture runs: info and clock; a count live capture does not
+        explain (a missed punch, a cleared or rebooted device) triggers a full read."""
+        device, info = self._open_and_identify()
+        reading = self._check_clock(device)
+        self._last_check_at = self._clock.now()
+        expected = self._outbox.cursor(self.serial).next_index + self._live_since_full_read
+        if info.records != expected:
+            logger.info(
+                "terminal %s: log holds %d records, %d expected: reconciling",
+                self.serial,
+                info.records,
+                expected,
+            )
+            self._full_read_requested = True
+        self._report_health(info, reading, [])
+
+    def _on_live_punch(self, punch: Punch) -> None:
+        observed_at = self._clock.now()
+        self._live_since_full_read += 1
+        added = self._queue(
+            [punch], [record_id(self.serial, punch)], observed_at, observed_at, PunchSource.LIVE, None
+        )
+        self._last_read_at = observed_at
+        if added:
+            self._on_queued()
+
+    def _queue(
+        self,
+        punches: Sequence[Punch],
+        ids: Sequence[str],
+        observed_at: datetime,
+        known_absent_at: datetime | None,
+        source: PunchSource,
+        reading: ClockReading | None,
+    ) -> int:
+        seen = self._seen_ids()
+        fresh: dict[str, Punch] = {}
+        for punch, event_id in zip(punches, ids, strict=True):
+            if event_id not in seen:
+                fresh.setdefault(event_id, punch)  # a double punch in one second is one record
+        unreliable = reading.drifted if reading else self._clock_drifted
+        events = [
+            self._punch_event(p, observed_at, known_absent_at, source, unreliable) for p in fresh.values()
+        ]
+        messages = [OutboxMessage(e.event_id, self._topic, encode(e)) for e in events]
+        added = self._outbox.add(messages, seen=(self.serial, list(fresh)))
+        seen.update(fresh)
+        return added
+
+    def _punch_event(
+        self,
+        punch: Punch,
+        observed_at: datetime,
+        known_absent_at: datetime | None,
+        source: PunchSource,
+        clock_unreliable: bool,
+    ) -> PunchEvent:
+        s = self.settings
         return PunchEvent.create(
             edge_id=self.edge_id,
             device_serial=self.serial,
@@ -187,15 +283,89 @@ class PunchPoller:
             occurred_at=punch.occurred_at,
             observed_at=observed_at,
             verify_mode=punch.verify_mode,
-            verify_method=self.settings.verify_map.get(punch.verify_mode, VerifyMethod.UNKNOWN),
+            verify_method=verify_method(punch.verify_mode, s.verify_map),
             punch_state=punch.punch_state,
-            source=PunchSource.PULL,
+            source=source,
             log_index=punch.log_index,
+            flags=punch_flags(
+                punch,
+                edge_now=observed_at,
+                known_absent_at=known_absent_at,
+                rules=self._rules,
+                clock_unreliable=clock_unreliable,
+                verify_codes=s.verify_map,
+                punch_states=s.punch_states,
+                user_enrolled=punch.user_enrolled,
+            ),
         )
+
+    def _seen_ids(self) -> set[str]:
+        if self._seen is None:
+            self._seen = self._outbox.seen_ids(self.serial)
+        return self._seen
+
+    def _ids_all_seen(self, log: list[Punch]) -> bool:
+        seen = self._seen_ids()
+        return all(record_id(self.serial, p) in seen for p in log)
+
+    def _should_clear(self, info: TerminalInfo) -> bool:
+        if self.settings.clear_log == "never":
+            if self._clear_requested:
+                self._clear_requested = False
+                self._alerts_once("clear_log refused: the terminal's policy is clear_log: never")
+            return False
+        full = (
+            info.record_capacity > 0
+            and info.records >= self.settings.clear_log_at_fill * info.record_capacity
+        )
+        requested, self._clear_requested = self._clear_requested, False
+        return info.records > 0 and (full or requested)
+
+    def _alerts_once(self, message: str) -> None:
+        logger.warning("terminal %s: %s", self.serial, message)
+        self._alerts.append(message)
+
+    def _check_clock(self, device: FingerprintTerminal) -> ClockReading:
+        device_clock = device.read_clock()
+        reading = ClockReading(
+            round((device_clock - self._clock.now()).total_seconds(), 3),
+            self.settings.clock_drift_threshold_seconds,
+        )
+        corrected = False
+        if reading.drifted and self.settings.correct_clock:
+            device.set_clock(self._clock.now())
+            corrected = True
+        self._clock_drifted = reading.drifted and not corrected
+        alert = reading.alert(corrected)
+        if alert:
+            self._alerts_once(f"{alert}")
+        return reading
+
+    # ------------------------------------------------------------ connection
+
+    def _open_and_identify(self) -> tuple[FingerprintTerminal, TerminalInfo]:
+        if self._device is not None:
+            try:
+                info = self._device.read_info()
+            except DeviceError:
+                self._close()
+            else:
+                if info.serial == self.serial:
+                    return self._device, info
+                self._close()
+        located = self._locator.locate()
+        self._device = located.device
+        if located.previous_address:
+            self._previous_address = located.previous_address
+            self._alerts_once(
+                f"terminal found at a new address {located.address} (was {located.previous_address})"
+            )
+        return located.device, located.info
 
     def _connect(self) -> FingerprintTerminal:
         if self._device is None:
-            self._device = self._open_terminal(self.settings)
+            self._open_and_identify()
+        assert self._device is not None
         return self._device
 
     def _close(self) -> None:
@@ -214,21 +384,50 @@ class PunchPoller:
                 return
             task(self._connect())
 
+    # ------------------------------------------------------------ status
+
     def _fail(self, error: str) -> None:
-        logger.warning("terminal %s at %s:%s: %s", self.serial, self.settings.host, self.settings.port, error)
+        logger.warning("terminal %s at %s: %s", self.serial, self._locator.address, error)
         self._close()
         self._report(reachable=False, error=error)
 
-    def _report(self, *, reachable: bool, error: str | None, **fields: object) -> None:
-        """Queue a device status when the state changed or the status interval has passed."""
+    def _report_health(
+        self, info: TerminalInfo, reading: ClockReading, alerts: list[str], problems: list[str] | None = None
+    ) -> None:
+        level, capacity_messages = capacity_alert(info)
+        self._health = {
+            "firmware": info.firmware,
+            "platform": info.platform,
+            "users": info.users,
+            "records": info.records,
+            "record_capacity": info.record_capacity,
+            "user_capacity": info.user_capacity,
+            "fingers": info.fingers,
+            "finger_capacity": info.finger_capacity,
+            "capacity_alert": level,
+        }
+        if problems is not None:
+            self._health["record_problems"] = problems[:MAX_REPORTED_PROBLEMS]
+        pending, self._alerts = self._alerts, []
+        all_alerts = (pending + alerts + capacity_messages)[:MAX_REPORTED_PROBLEMS]
+        self._report(
+            reachable=True, error=None, alerts=all_alerts, clock_offset_seconds=reading.offset_seconds
+        )
+
+    def _report(
+        self, *, reachable: bool, error: str | None, alerts: list[str] | None = None, **fields: object
+    ) -> None:
+        """Queue a device status when anything notable changed or the status interval has passed."""
         now = self._clock.now()
-        state = (reachable, error)
+        alerts = alerts or []
+        state = (reachable, error, tuple(alerts), self._health.get("capacity_alert"))
         interval_passed = (
             self._last_status_at is None
             or (now - self._last_status_at).total_seconds() >= self._status_interval
         )
-        if state == self._last_status and not interval_passed:
+        if state == self._last_state and not interval_passed:
             return
+        health = self._health if reachable else {}
         status = DeviceStatus.create(
             edge_id=self.edge_id,
             device_id=self.serial,
@@ -236,11 +435,13 @@ class PunchPoller:
             device_kind=DeviceKind.TERMINAL,
             reachable=reachable,
             error=error,
-            address=f"{self.settings.host}:{self.settings.port}",
+            address=self._locator.address,
+            previous_address=self._previous_address,
             last_read_at=self._last_read_at,
-            **fields,
+            alerts=alerts,
+            **(health | fields),
         )
         topic = event_topic(self.edge_id, EventKind.DEVICE_STATUS, self.serial)
         self._outbox.add([OutboxMessage(status.event_id, topic, encode(status))])
-        self._last_status, self._last_status_at = state, now
+        self._last_state, self._last_status_at = state, now
         self._on_queued()

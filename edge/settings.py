@@ -48,6 +48,30 @@ class TerminalSettings(BaseModel):
     timezone: str = Field(description="IANA zone of the terminal's wall clock, e.g. Asia/Shanghai")
     timeout_seconds: float = Field(default=10.0, gt=0)
     verify_map: dict[int, VerifyMethod] = Field(default_factory=lambda: dict(DEFAULT_VERIFY_MAP))
+    punch_states: set[int] = Field(
+        default_factory=lambda: {0, 1, 2, 3, 4, 5, 255}, description="raw punch states this model logs"
+    )
+    profile: str | None = Field(default=None, description="firmware config (firmware_configs/<name>.yaml)")
+    # Clocks (issue 3 item 4).
+    clock_drift_threshold_seconds: float = Field(default=30.0, gt=0)
+    correct_clock: bool = Field(default=False, description="set the terminal clock when it drifted")
+    future_tolerance_seconds: float = Field(default=120.0, ge=0)
+    backfill_tolerance_seconds: float = Field(default=600.0, ge=0)
+    # The device log is cleared only when every record in it was acknowledged by the server.
+    clear_log: Literal["never", "when_acknowledged"] = "never"
+    clear_log_at_fill: float = Field(default=0.8, ge=0, le=1, description="clear once the log is this full")
+    # Live capture for new punches, a full read ("reconciliation") to catch what it missed.
+    live_capture: bool = True
+    live_idle_seconds: float = Field(default=1.0, gt=0, description="how often live capture looks up")
+    live_check_seconds: float = Field(default=30.0, gt=0, description="health check while capturing")
+    reconcile_interval_seconds: float = Field(default=3600.0, gt=0)
+    reconcile_window: str | None = Field(
+        default=None, pattern=r"^\d\d:\d\d-\d\d:\d\d$", description="off-peak HH:MM-HH:MM, terminal zone"
+    )
+    candidate_hosts: list[str] = Field(
+        default_factory=list,
+        description="host or host:port where the terminal may turn up after an IP change",
+    )
 
     @field_validator("serial")
     @classmethod

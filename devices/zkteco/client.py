@@ -97,8 +97,16 @@ class ZKTecoTerminal:
         log's record area (after the 4-byte length); the message also names the record index.
         """
         users, count, blob = self._call("read attendance", self._fetch_attendance)
+        punches, problems = self._decode_log(users, count, blob)
+        self._problems = problems
+        return punches, problems
+
+    def _decode_log(
+        self, users: list[UserRecord], count: int, blob: bytes
+    ) -> tuple[list[Punch], list[BadRecordError]]:
         log = decode_attendance_blob(blob, count, users)
         zone = self.config.zone
+        enrolled = {u.user_id for u in users}
         punches = [
             Punch(
                 user_id=record.user_id,
@@ -108,6 +116,7 @@ class ZKTecoTerminal:
                 verify_mode=record.verify_mode,
                 punch_state=record.punch_state,
                 log_index=index,
+                user_enrolled=record.user_id in enrolled,
             )
             for index, record in log.numbered()
         ]
@@ -123,7 +132,6 @@ class ZKTecoTerminal:
                 count,
                 len(punches) + len(problems),
             )
-        self._problems = problems
         return punches, problems
 
     def read_clock(self) -> datetime:
@@ -137,6 +145,67 @@ class ZKTecoTerminal:
             raise ValueError("set_clock needs a timezone-aware datetime")
         local = when.astimezone(self.config.zone).replace(tzinfo=None, microsecond=0)
         self._call("set clock", lambda conn: conn.set_time(local))
+
+    def capture_punches(
+        self,
+        on_punch: Callable[[Punch], None],
+        *,
+        idle_timeout: float,
+        should_stop: Callable[[], bool],
+    ) -> None:
+        """pyzk's live capture on our one connection, until ``should_stop()``.
+
+        Stopping sets pyzk's ``end_live_capture`` and keeps draining its generator, so pyzk runs
+        its own clean-up (REG_EVENT 0) and the session is usable for commands afterwards (§2.10).
+        A silent device (rebooted without closing the socket) only yields idle timeouts: the
+        caller's health checks find it. A dropped connection or an event pyzk cannot parse (an
+        unknown alphanumeric PIN raises ValueError in pyzk 0.9) ends the call with a DeviceError.
+        """
+
+        def capture(conn: Any) -> None:
+            enrolled = {str(u.user_id) for u in conn.get_users()}
+            zone = self.config.zone
+            for attendance in conn.live_capture(new_timeout=idle_timeout):
+                if attendance is not None:
+                    stamp = attendance.timestamp
+                    known = str(attendance.user_id) in enrolled
+                    on_punch(
+                        Punch(
+                            user_id=str(attendance.user_id),
+                            device_uid=_int_or_none(attendance.uid) if known else None,
+                            device_time=stamp,
+                            occurred_at=stamp.replace(tzinfo=zone),
+                            verify_mode=int(attendance.status),
+                            punch_state=int(attendance.punch),
+                            log_index=None,
+                            user_enrolled=known,
+                        )
+                    )
+                if should_stop():
+                    conn.end_live_capture = True
+
+        self._call("live capture", capture)
+
+    def clear_log(self, may_clear: Callable[[list[Punch]], bool]) -> bool:
+        """Disable the terminal, read its log, clear it if ``may_clear(log)``, enable it again.
+
+        pyzk has no atomic read-and-clear; disabling the device in between is what the vendor SDK
+        does, so no punch is logged between the check and the clear (§2.11, §6 item 17).
+        """
+
+        def clear(conn: Any) -> bool:
+            conn.disable_device()
+            try:
+                punches, _problems = self._decode_log(*self._fetch_attendance(conn))
+                if not may_clear(punches):
+                    return False
+                conn.clear_attendance()
+                logger.warning("%s: attendance log cleared (%d records)", self.address, len(punches))
+                return True
+            finally:
+                conn.enable_device()
+
+        return self._call("clear log", clear)
 
     def close(self) -> None:
         """Say goodbye (CMD_EXIT) if connected and close the socket; safe to call twice."""
@@ -221,6 +290,11 @@ class ZKTecoTerminal:
         if isinstance(exc, ZKErrorResponse):
             return DeviceProtocolError(self.address, f"{what}: device refused: {exc}")
         return DeviceProtocolError(self.address, f"{what}: {type(exc).__name__}: {exc}")
+
+
+def _int_or_none(value: object) -> int | None:
+    # pyzk gives the uid as an int, or as the PIN string when the user is unknown.
+    return value if isinstance(value, int) else None
 
 
 def _close_socket(conn: Any) -> None:

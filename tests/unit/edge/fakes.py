@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -32,6 +34,9 @@ class FakeTerminal:
         self.closed = 0
         self.problems: list[BadRecordError] = []
         self.clock_offset = timedelta(seconds=3)
+        self.live: list[Punch] = []  # punches made since live capture last looked
+        self.clock_sets: list[datetime] = []
+        self.clears = 0
         for i in range(punches):
             self.punch(f"{i % 7 + 1}", datetime(2026, 11, 2, 8, 0) + timedelta(minutes=i))
 
@@ -39,18 +44,19 @@ class FakeTerminal:
     def address(self) -> str:
         return "10.0.0.5:4370"
 
-    def punch(self, user_id: str, when: datetime, state: int = 0, verify: int = 1) -> None:
-        self.log.append(
-            Punch(
-                user_id=user_id,
-                device_uid=int(user_id) if user_id.isdigit() else None,
-                device_time=when,
-                occurred_at=when.replace(tzinfo=SHANGHAI),
-                verify_mode=verify,
-                punch_state=state,
-                log_index=len(self.log),
-            )
+    def punch(self, user_id: str, when: datetime, state: int = 0, verify: int = 1) -> Punch:
+        punch = Punch(
+            user_id=user_id,
+            device_uid=int(user_id) if user_id.isdigit() else None,
+            device_time=when,
+            occurred_at=when.replace(tzinfo=SHANGHAI),
+            verify_mode=verify,
+            punch_state=state,
+            log_index=len(self.log),
         )
+        self.log.append(punch)
+        self.live.append(punch)
+        return punch
 
     def _check(self) -> None:
         if not self.reachable:
@@ -82,6 +88,27 @@ class FakeTerminal:
 
     def set_clock(self, when: datetime) -> None:
         self._check()
+        self.clock_sets.append(when)
+        self.clock_offset = timedelta(0)
+
+    def capture_punches(
+        self, on_punch: Callable[[Punch], None], *, idle_timeout: float, should_stop: Callable[[], bool]
+    ) -> None:
+        while True:
+            self._check()
+            while self.live:
+                on_punch(self.live.pop(0))
+            if should_stop():
+                return
+            time.sleep(min(idle_timeout, 0.01))
+
+    def clear_log(self, may_clear: Callable[[list[Punch]], bool]) -> bool:
+        self._check()
+        if not may_clear(list(self.log)):
+            return False
+        self.log.clear()
+        self.clears += 1
+        return True
 
     def close(self) -> None:
         self.closed += 1

@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from contracts import EventKind, parse_topic
-from edge.outbox import Outbox, ReadCursor
-from edge.punch_poller import PunchPoller, first_new_index, record_id
+from edge.outbox import Outbox
+from edge.punch_poller import PunchPoller, record_id
+from edge.record_checks import log_change
 from edge.settings import TerminalSettings
 from tests.unit.edge.fakes import FakeClock, FakeTerminal
 
@@ -74,16 +75,23 @@ def test_a_cleared_log_is_reported_not_taken_for_no_news(tmp_path: Path) -> None
     result = poller.poll_once()
     assert result.new_events == 1
     assert result.note is not None
-    assert "cleared or overwritten" in result.note
+    assert "shrank from 4 to 1 records" in result.note
 
 
-def test_first_new_index_finds_a_moved_record() -> None:
+def test_log_change_tells_append_from_shrink_overwrite_and_replacement() -> None:
     terminal = FakeTerminal(punches=6)
     ids = [record_id("SN1", p) for p in terminal.log]
-    assert first_new_index(terminal.log, ReadCursor(), lambda p: record_id("SN1", p)) == (0, None)
-    assert first_new_index(terminal.log, ReadCursor(4, ids[3]), lambda p: record_id("SN1", p)) == (4, None)
-    start, note = first_new_index(terminal.log[2:], ReadCursor(4, ids[3]), lambda p: record_id("SN1", p))
-    assert (start, note is not None) == (2, True)
+    assert log_change(0, None, ids) is None  # first read
+    assert log_change(4, ids[3], ids) is None  # appended
+    shrank = log_change(6, ids[5], ids[:2])
+    assert shrank is not None
+    assert "shrank from 6 to 2" in shrank
+    overwritten = log_change(4, ids[3], [*ids[2:], "x", "y"])
+    assert overwritten is not None
+    assert "overwritten" in overwritten
+    replaced = log_change(4, ids[3], ["a", "b", "c", "d", "e"])
+    assert replaced is not None
+    assert "no longer holds" in replaced
 
 
 def test_unreachable_terminal_is_reported_and_retried_without_crashing(tmp_path: Path) -> None:

@@ -1,0 +1,47 @@
+"""Clearing a terminal's log, only when the server has acknowledged every record in it.
+
+Terminals fill up (100 000 records is typical) and then overwrite or refuse punches, so a log
+must be cleared now and then; clearing one record the server has not stored loses it for good.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from devices.terminal import FingerprintTerminal, Punch
+from edge.outbox import Outbox
+
+logger = logging.getLogger(__name__)
+
+
+def clear_if_acknowledged(
+    device: FingerprintTerminal,
+    outbox: Outbox,
+    punch_topic: str,
+    all_queued: Callable[[list[Punch]], bool],
+) -> tuple[bool, str]:
+    """Clear ``device``'s log if each of its records was queued and no queued punch still waits
+    for the server's acknowledgement. Returns whether it was cleared and a message saying why.
+
+    The check runs on the log as read with the terminal kept from logging (``clear_log``), so a
+    punch made meanwhile cannot slip in between the check and the clear.
+    """
+    reasons: list[str] = []
+
+    def may_clear(log: list[Punch]) -> bool:
+        if not all_queued(log):
+            reasons.append("some records in it were never read")
+            return False
+        waiting = outbox.pending_on(punch_topic)
+        if waiting:
+            reasons.append(f"{waiting} punch event(s) still await the server's acknowledgement")
+            return False
+        reasons.append(f"all {len(log)} records in it were acknowledged by the server")
+        return True
+
+    cleared = device.clear_log(may_clear)
+    why = "; ".join(reasons) or "nothing to check"
+    message = f"device log cleared: {why}" if cleared else f"device log not cleared: {why}"
+    logger.info("%s: %s", device.address, message)
+    return cleared, message
