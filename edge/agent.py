@@ -112,19 +112,14 @@ class EdgeAgent:
     def _on_command(self, command: EdgeCommand) -> None:
         action = command.command
         if isinstance(action, ReadNowCommand):
-            for poller in self.pollers:
-                if action.device_serial in (None, poller.serial):
-                    poller.wake()
+            for each in self.pollers:
+                if action.device_serial in (None, each.serial):
+                    each.wake()
         elif isinstance(action, ClearLogCommand):
-            poller = self._poller(action.device_serial, command.command_id)
-            if poller is not None:
-                poller.request_clear()
+            target = self._poller(action.device_serial, command.command_id)
+            if target is not None:
+                target.request_clear()
         elif isinstance(action, SetTimeCommand):
-            for poller in self.pollers:
-                if poller.serial == action.device_serial:
-                    poller.submit(lambda device: device.set_clock(self.clock.now()))
-                    break
-            else:
-                logger.warning(
-                    "command %s names unknown terminal %s", command.command_id, action.device_serial
-                )
+            target = self._poller(action.device_serial, command.command_id)
+            if target is not None:
+                target.submit(lambda device: device.set_clock(self.clock.now()))
