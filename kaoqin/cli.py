@@ -68,7 +68,8 @@ def cmd_edge(args: argparse.Namespace) -> int:
 
 
 def cmd_sim_terminal(args: argparse.Namespace) -> int:
-    from devices.zkteco.simulator import SimulatorOptions, serve_forever
+    from devices.zkteco.sim_faults import load_faults
+    from devices.zkteco.sim_runner import SimulatorOptions, serve_forever
 
     serve_forever(
         SimulatorOptions(
@@ -79,6 +80,9 @@ def cmd_sim_terminal(args: argparse.Namespace) -> int:
             users=args.users,
             records=args.records,
             serial=args.serial,
+            timezone=args.timezone,
+            faults=load_faults(args.faults) if args.faults else None,
+            live_rate=args.live_rate,
         )
     )
     return 0
@@ -133,6 +137,16 @@ def build_parser() -> argparse.ArgumentParser:
     terminal.add_argument("--users", type=int, default=20)
     terminal.add_argument("--records", type=int, default=100)
     terminal.add_argument("--serial", default="KQSIM0001")
+    terminal.add_argument("--timezone", default=None, help="IANA zone of the device clock (default: host)")
+    terminal.add_argument(
+        "--faults",
+        type=Path,
+        default=None,
+        help="YAML fault profile of real-device quirks (docs/terminals.md)",
+    )
+    terminal.add_argument(
+        "--live-rate", type=float, default=None, metavar="PER_MINUTE", help="make live punches at this rate"
+    )
     terminal.set_defaults(func=cmd_sim_terminal)
 
     demo = sub.add_parser("demo", help="server + embedded broker + two simulated terminals + an edge agent")

@@ -34,6 +34,7 @@ from devices.zkteco.records import (
     encode_live_event,
     encode_sizes,
 )
+from devices.zkteco.sim_faults import ConnectionDropped
 from devices.zkteco.sim_state import DeviceState
 
 logger = logging.getLogger(__name__)
@@ -46,6 +47,8 @@ _Handler = Callable[[Header, bytes], list[bytes]]
 INLINE_LIMIT = 1016
 # §2.4: over UDP every CMD_DATA datagram of a chunk carries at most 1024 data bytes.
 UDP_DATA_PIECE = 1024
+# §2.4: real TCP devices split a chunk into CMD_DATA frames of at most 1008 data bytes.
+REALISTIC_TCP_PIECE = 1008
 # §2.4: second u32 of the 8-byte PREPARE_DATA payload ("max packet"); pyzk ignores it.
 _PREPARE_MAX_PACKET = 0x10000
 _ALWAYS_ALLOWED = {CommandCode.CONNECT, CommandCode.AUTH, CommandCode.EXIT}
@@ -91,6 +94,8 @@ class TerminalSession:
         self._events_on = False
         self._awaiting_ack = False
         self._pending_events: deque[bytes] = deque()
+        self._holds_tcp_session = False
+        self._chunks_served = 0
         self._handlers: dict[int, _Handler] = {
             CommandCode.CONNECT: self._connect,
             CommandCode.AUTH: self._auth,
@@ -132,6 +137,8 @@ class TerminalSession:
             return self._event_acked()
         if not self.authenticated and header.command not in _ALWAYS_ALLOWED:
             return [self._reply(ReplyCode.ACK_UNAUTH, header)]
+        if header.command in self.state.faults.busy_commands and header.command not in _ALWAYS_ALLOWED:
+            return self._error(header, "device busy (fault profile)")
         if header.command in _PLAIN_ACK:
             return [self._reply(ReplyCode.ACK_OK, header)]
         handler = self._handlers.get(header.command)
@@ -140,6 +147,8 @@ class TerminalSession:
             return [self._reply(ReplyCode.ACK_UNKNOWN, header)]
         try:
             return handler(header, payload)
+        except ConnectionDropped:
+            raise
         except Exception:
             # A simulator bug or unencodable state must not kill the server thread.
             logger.exception("session %#x: command %d failed", self.session_id, header.command)
@@ -153,6 +162,9 @@ class TerminalSession:
             self._pending_events.clear()
         self._buffer = None
         self.closed = True
+        if self._holds_tcp_session:
+            self._holds_tcp_session = False
+            self.state.release_tcp_session()
 
     # ------------------------------------------------------------ helpers
 
@@ -170,6 +182,11 @@ class TerminalSession:
     # ------------------------------------------------------------ session (§1.8, §2.1)
 
     def _connect(self, request: Header, _payload: bytes) -> list[bytes]:
+        if self.transport == "tcp" and not self._holds_tcp_session:
+            if not self.state.claim_tcp_session():
+                # §6.3: one TCP client at a time; pyzk raises "Invalid response: Can't connect".
+                return self._error(request, "another client is connected")
+            self._holds_tcp_session = True
         self.session_id = self._rng.randint(1, 0xFFFE)
         self.authenticated = self.state.comm_key == 0
         code = ReplyCode.ACK_OK if self.authenticated else ReplyCode.ACK_UNAUTH
@@ -275,11 +292,23 @@ class TerminalSession:
             start, size = struct.unpack_from("<ii", payload)
         except struct.error:
             return self._error(request, "1504 payload is not 8 bytes")
+        faults = self.state.faults
+        self._chunks_served += 1
+        limit = faults.drop_after_chunks
+        if limit is not None and faults.drops > 0 and self._chunks_served > limit:
+            faults.drops -= 1
+            logger.warning("session %#x: dropping the connection mid-transfer (fault)", self.session_id)
+            raise ConnectionDropped
         chunk = self._buffer[start : start + size]
         # §2.4: PREPARE_DATA with exactly 8 payload bytes, the data, then ACK_OK.
         prepare = struct.pack("<II", len(chunk), _PREPARE_MAX_PACKET)
         replies = [self._reply(CommandCode.PREPARE_DATA, request, prepare)]
-        if self.transport == "tcp":
+        if self.transport == "tcp" and faults.realistic_packets:
+            replies.extend(
+                self._reply(CommandCode.DATA, request, chunk[i : i + REALISTIC_TCP_PIECE])
+                for i in range(0, len(chunk), REALISTIC_TCP_PIECE)
+            )
+        elif self.transport == "tcp":
             replies.append(self._reply(CommandCode.DATA, request, chunk))
         else:
             replies.extend(

@@ -24,6 +24,7 @@ from devices.zkteco.records import (
     encode_attendance_blob,
     encode_users_blob,
 )
+from devices.zkteco.sim_faults import SimFaults
 
 logger = logging.getLogger(__name__)
 
@@ -113,6 +114,7 @@ class DeviceState:
         user_size: int = 72,
         timezone: str | None = None,
         corrupt_records: Iterable[int] = (),
+        faults: SimFaults | None = None,
     ) -> None:
         if record_size not in ATTENDANCE_SIZES:
             raise ValueError(f"record_size must be one of {ATTENDANCE_SIZES}")
@@ -127,8 +129,12 @@ class DeviceState:
         self._users: dict[int, UserRecord] = {u.uid: u for u in users}
         self._records: list[AttendanceRecord] = list(records)
         self._corrupt = set(corrupt_records)
-        self._clock_offset = timedelta(0)
+        self.faults = faults or SimFaults()
+        self._clock_offset = timedelta(seconds=self.faults.clock_offset_seconds)
+        self._drift_from = wall_clock(self._zone)
         self._enabled = True
+        self._tcp_sessions = 0
+        self.templates: dict[tuple[int, int], bytes] = {}  # (uid, finger index) -> template
         self._listeners: list[PunchListener] = []
 
     # ------------------------------------------------------------ clock (§6 item 14)
@@ -137,13 +143,16 @@ class DeviceState:
         """The device's naive wall clock: host time in the device zone plus the set offset."""
         host = wall_clock(self._zone)
         with self._lock:
-            return (host + self._clock_offset).replace(microsecond=0)
+            hours = (host - self._drift_from).total_seconds() / 3600
+            drift = timedelta(seconds=hours * self.faults.drift_seconds_per_hour)
+            return (host + self._clock_offset + drift).replace(microsecond=0)
 
     def set_time(self, when: datetime) -> None:
         """SET_TIME: from now on ``now()`` continues from ``when`` (naive device time)."""
         host = wall_clock(self._zone)
         with self._lock:
             self._clock_offset = when - host
+            self._drift_from = host
 
     # ------------------------------------------------------------ flags
 
@@ -207,6 +216,13 @@ class DeviceState:
             uid = user.uid if user else (int(user_id) if user_id.isdigit() else 0)
             uid = uid if uid <= 0xFFFF else 0
             record = AttendanceRecord(uid, user_id, stamp.replace(microsecond=0), verify_mode, punch_state)
+            if len(self._records) >= self.faults.record_capacity:
+                if not self.faults.overwrite_when_full:
+                    logger.warning("log full (%d records): punch by %s refused", len(self._records), user_id)
+                    return record
+                # §6.18: a full log overwrites its oldest record.
+                del self._records[0]
+                self._corrupt = {i - 1 for i in self._corrupt if i > 0}
             self._records.append(record)
             listeners = list(self._listeners)
         logger.info("punch user_id=%s at %s (state %d)", user_id, record.timestamp, punch_state)
@@ -233,7 +249,27 @@ class DeviceState:
         """Counts for GET_FREE_SIZES; always consistent with the datasets served (§2.3)."""
         with self._lock:
             admins = sum(1 for u in self._users.values() if u.privilege)
-            return DeviceSizes(users=len(self._users), records=len(self._records), admins=admins)
+            return DeviceSizes(
+                users=len(self._users),
+                records=len(self._records),
+                admins=admins,
+                fingers=len(self.templates),
+                finger_capacity=self.faults.finger_capacity,
+                user_capacity=self.faults.user_capacity,
+                record_capacity=self.faults.record_capacity,
+            )
+
+    def claim_tcp_session(self) -> bool:
+        """Take the device's one TCP session; False if ``single_client`` and another holds it."""
+        with self._lock:
+            if self.faults.single_client and self._tcp_sessions > 0:
+                return False
+            self._tcp_sessions += 1
+            return True
+
+    def release_tcp_session(self) -> None:
+        with self._lock:
+            self._tcp_sessions = max(0, self._tcp_sessions - 1)
 
     def users_blob(self) -> bytes:
         """The CMD_USERTEMP_RRQ dataset in this device's user layout."""

@@ -3,7 +3,7 @@
 ``TerminalSimulator`` serves TCP (thread per connection) and optionally UDP (one socket,
 sessions keyed by client address) on the same port number; commands are answered by
 ``sim_session.TerminalSession`` against a shared ``sim_state.DeviceState``.
-``serve_forever`` runs one from the command line until SIGINT/SIGTERM.
+``sim_runner.serve_forever`` runs one from the command line until SIGINT/SIGTERM.
 """
 
 from __future__ import annotations
@@ -11,19 +11,17 @@ from __future__ import annotations
 import contextlib
 import logging
 import random
-import signal
 import socket
-import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from types import FrameType, TracebackType
+from types import TracebackType
 from zoneinfo import ZoneInfo
 
 from devices.zkteco.packets import FrameSplitter, FramingError, ReplyCode, tcp_wrap
 from devices.zkteco.records import AttendanceRecord, UserRecord
+from devices.zkteco.sim_faults import ConnectionDropped, LivePuncher, SimFaults
 from devices.zkteco.sim_session import EventSender, TerminalSession, Transport
 from devices.zkteco.sim_state import (
     DeviceIdentity,
@@ -38,6 +36,8 @@ logger = logging.getLogger(__name__)
 _POLL_SECONDS = 0.05
 _MAX_UDP_SESSIONS = 256
 _BIND_ATTEMPTS = 20
+# §2.4: pyzk 0.9 copes with 1008-byte frame trains only if they trickle in (≥ 0.5 ms apart).
+_REALISTIC_GAP_SECONDS = 0.001
 
 
 class TerminalSimulator:
@@ -70,6 +70,7 @@ class TerminalSimulator:
         platform: str = "ZMM220_TFT",
         device_name: str = "K40",
         mac: str = "00:17:61:11:45:08",
+        faults: SimFaults | None = None,
     ) -> None:
         roster = generate_roster(users) if isinstance(users, int) else list(users)
         before = wall_clock(ZoneInfo(timezone) if timezone else None)
@@ -82,6 +83,7 @@ class TerminalSimulator:
             user_size=user_size,
             timezone=timezone,
             corrupt_records=corrupt_records,
+            faults=faults,
         )
         self.host = host
         self.udp = udp
@@ -96,6 +98,7 @@ class TerminalSimulator:
         self._connections: set[socket.socket] = set()
         self._conn_lock = threading.Lock()
         self._udp_sessions: OrderedDict[tuple[str, int], TerminalSession] = OrderedDict()
+        self._live: LivePuncher | None = None
 
     # ------------------------------------------------------------ lifecycle
 
@@ -123,6 +126,7 @@ class TerminalSimulator:
 
     def stop(self) -> None:
         """Close every socket and wait for the server threads; safe to call twice."""
+        self.stop_live_punches()
         self._stopping.set()
         with self._conn_lock:
             for conn in self._connections:
@@ -155,6 +159,19 @@ class TerminalSimulator:
     ) -> AttendanceRecord:
         """Log a punch on the device clock and push it to live-capture sessions."""
         return self.state.add_punch(user_id, when, verify_mode, punch_state)
+
+    def start_live_punches(self, per_minute: float, seed: int = 0) -> LivePuncher:
+        """Punch at ``per_minute`` for random enrolled users until ``stop_live_punches``."""
+        self.stop_live_punches()
+        users = [u.user_id for u in self.state.users]
+        self._live = LivePuncher(self.state.add_punch, users, per_minute, seed).start()
+        return self._live
+
+    def stop_live_punches(self) -> None:
+        live = self._live
+        if live is not None:
+            live.stop()
+            self._live = None
 
     def _spawn(self, target: Callable[..., None], name: str, *args: object) -> None:
         thread = threading.Thread(target=target, args=args, name=name, daemon=True)
@@ -206,6 +223,9 @@ class TerminalSimulator:
                 continue
             except OSError:
                 break
+            if self.state.faults.udp_only:
+                conn.close()  # firmware that speaks only UDP
+                continue
             conn.settimeout(None)
             with self._conn_lock:
                 self._connections.add(conn)
@@ -235,10 +255,17 @@ class TerminalSimulator:
                     # pyzk's probe connection closes without sending anything (§2.1 step 2).
                     break
                 for packet in splitter.feed(data):
-                    for reply in session.handle(packet):
+                    replies = session.handle(packet)
+                    paced = self.state.faults.realistic_packets and len(replies) > 3
+                    for reply in replies:
                         send(reply)
+                        if paced:
+                            self._stopping.wait(_REALISTIC_GAP_SECONDS)
                     if session.closed:
                         break
+        except ConnectionDropped:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
         except FramingError as exc:
             logger.warning("tcp %s:%d: hanging up on garbage: %s", *addr, exc)
         except OSError as exc:
@@ -267,6 +294,10 @@ class TerminalSimulator:
             try:
                 for reply in session.handle(packet):
                     sock.sendto(reply, addr)
+            except ConnectionDropped:
+                session.close()  # UDP has no connection: the device just stops answering
+                self._udp_sessions.pop(addr, None)
+                continue
             except OSError as exc:
                 logger.info("udp %s:%d: reply not delivered: %s", *addr, exc)
             if session.closed:
@@ -300,65 +331,3 @@ class TerminalSimulator:
             _, oldest = self._udp_sessions.popitem(last=False)
             oldest.close()
         return session
-
-
-@dataclass(frozen=True)
-class SimulatorOptions:
-    """Command-line options of ``kaoqin sim terminal`` (see ``TerminalSimulator`` for meanings)."""
-
-    host: str = "127.0.0.1"
-    port: int = 4370
-    udp: bool = False
-    comm_key: int = 0
-    users: int = 20
-    records: int = 100
-    serial: str = "KQSIM0001"
-    record_size: int = 40
-    user_size: int = 72
-    seed: int = 0
-    timezone: str | None = None
-
-
-def serve_forever(options: SimulatorOptions | None = None, *, stop: threading.Event | None = None) -> None:
-    """Run a simulator, print one ready line to stdout, block until SIGINT/SIGTERM (or ``stop``).
-
-    Signal handlers are installed only when called from the main thread, and restored after.
-    """
-    opts = options or SimulatorOptions()
-    stop = stop or threading.Event()
-    simulator = TerminalSimulator(
-        opts.host,
-        opts.port,
-        udp=opts.udp,
-        comm_key=opts.comm_key,
-        serial=opts.serial,
-        users=opts.users,
-        records=opts.records,
-        record_size=opts.record_size,
-        user_size=opts.user_size,
-        seed=opts.seed,
-        timezone=opts.timezone,
-    )
-    previous: dict[signal.Signals, object] = {}
-
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
-        logger.info("signal %d: stopping the terminal simulator", signum)
-        stop.set()
-
-    if threading.current_thread() is threading.main_thread():
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            previous[signum] = signal.signal(signum, on_signal)
-    try:
-        with simulator:
-            transports = "tcp+udp" if opts.udp else "tcp"
-            sys.stdout.write(
-                f"kaoqin terminal simulator SN={opts.serial} listening on {transports} "
-                f"{opts.host}:{simulator.port} (users={len(simulator.state.users)}, "
-                f"records={len(simulator.state.records)})\n"
-            )
-            sys.stdout.flush()
-            while not stop.wait(0.5):
-                pass
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)  # type: ignore[arg-type]
