@@ -96,6 +96,7 @@ class TerminalSession:
         self._pending_events: deque[bytes] = deque()
         self._holds_tcp_session = False
         self._chunks_served = 0
+        self.muted = False
         self._handlers: dict[int, _Handler] = {
             CommandCode.CONNECT: self._connect,
             CommandCode.AUTH: self._auth,
@@ -124,6 +125,8 @@ class TerminalSession:
 
     def handle(self, packet: bytes) -> list[bytes]:
         """Answer one request packet with zero or more reply packets (in sending order)."""
+        if self.muted:
+            return []  # a device that lost power answers nothing, ever
         try:
             header, payload = parse_packet(packet)
         except FramingError as exc:
@@ -153,6 +156,14 @@ class TerminalSession:
             # A simulator bug or unencodable state must not kill the server thread.
             logger.exception("session %#x: command %d failed", self.session_id, header.command)
             return [self._reply(ReplyCode.ACK_ERROR, header)]
+
+    def mute(self) -> None:
+        """Stop answering and sending events without closing the connection (a silent device)."""
+        self.state.unsubscribe(self._on_punch)
+        self.muted = True
+        if self._holds_tcp_session:
+            self._holds_tcp_session = False
+            self.state.release_tcp_session()
 
     def close(self) -> None:
         """Forget the session: stop live events and drop any read buffer."""

@@ -95,7 +95,7 @@ class TerminalSimulator:
         self._port: int | None = None
         self._udp: socket.socket | None = None
         self._threads: list[threading.Thread] = []
-        self._connections: set[socket.socket] = set()
+        self._connections: dict[socket.socket, TerminalSession | None] = {}
         self._conn_lock = threading.Lock()
         self._udp_sessions: OrderedDict[tuple[str, int], TerminalSession] = OrderedDict()
         self._live: LivePuncher | None = None
@@ -129,7 +129,7 @@ class TerminalSimulator:
         self.stop_live_punches()
         self._stopping.set()
         with self._conn_lock:
-            for conn in self._connections:
+            for conn in list(self._connections):
                 with contextlib.suppress(OSError):
                     conn.shutdown(socket.SHUT_RDWR)
         for thread in self._threads:
@@ -159,6 +159,20 @@ class TerminalSimulator:
     ) -> AttendanceRecord:
         """Log a punch on the device clock and push it to live-capture sessions."""
         return self.state.add_punch(user_id, when, verify_mode, punch_state)
+
+    def reboot(self, *, silent: bool = False) -> None:
+        """End every client session as a restarting device does: with a closed connection, or
+        ``silent``ly (power cut: the client's socket stays open but nothing ever answers again)."""
+        with self._conn_lock:
+            connections = list(self._connections.items())
+        for conn, session in connections:
+            if silent and session is not None:
+                session.mute()
+            else:
+                with contextlib.suppress(OSError):
+                    conn.shutdown(socket.SHUT_RDWR)
+        for session in list(self._udp_sessions.values()):
+            session.mute() if silent else session.close()
 
     def start_live_punches(self, per_minute: float, seed: int = 0) -> LivePuncher:
         """Punch at ``per_minute`` for random enrolled users until ``stop_live_punches``."""
@@ -228,7 +242,7 @@ class TerminalSimulator:
                 continue
             conn.settimeout(None)
             with self._conn_lock:
-                self._connections.add(conn)
+                self._connections[conn] = None
             self._spawn(self._serve_connection, f"zk-sim-{addr[1]}", conn, addr)
 
     def _serve_connection(self, conn: socket.socket, addr: tuple[str, int]) -> None:
@@ -247,6 +261,8 @@ class TerminalSimulator:
                 logger.info("tcp %s:%d: live event not delivered: %s", *addr, exc)
 
         session = self._session("tcp", send_event)
+        with self._conn_lock:
+            self._connections[conn] = session
         splitter = FrameSplitter()
         try:
             while not self._stopping.is_set() and not session.closed:
@@ -273,7 +289,7 @@ class TerminalSimulator:
         finally:
             session.close()
             with self._conn_lock:
-                self._connections.discard(conn)
+                self._connections.pop(conn, None)
             conn.close()
 
     # ------------------------------------------------------------ UDP
