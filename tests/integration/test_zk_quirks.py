@@ -1,0 +1,170 @@
+"""Each simulator quirk (zk-protocol.md §6): pyzk 0.9 talks to the simulator and the edge copes."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from zk import ZK
+from zk.exception import ZKErrorResponse
+
+from devices.errors import DeviceAuthError, DeviceUnreachable
+from devices.zkteco.records import UserRecord
+from devices.zkteco.sim_faults import SimFaults, load_faults
+from devices.zkteco.simulator import TerminalSimulator
+from tests.support.processes import wait_until
+from tests.support.terminal_rig import ZONE, PollerRig
+
+pytestmark = pytest.mark.integration
+
+
+def event_ids(rig: PollerRig) -> list[str]:
+    return [p["event_id"] for p in rig.punches()]
+
+
+def test_realistic_1008_byte_packets_carry_a_large_log(tmp_path: Path) -> None:
+    faults = SimFaults(realistic_packets=True)
+    with (
+        TerminalSimulator(serial="SN-PKT", users=50, records=5000, timezone=ZONE, faults=faults) as sim,
+        PollerRig(tmp_path, sim, live_capture=False, timeout_seconds=10) as rig,
+    ):
+        assert rig.poller.poll_once().new_events == 5000
+        ids = event_ids(rig)
+        assert len(set(ids)) == 5000
+
+
+def test_udp_only_firmware_is_read_over_udp_and_tcp_fails_clearly(tmp_path: Path) -> None:
+    faults = SimFaults(udp_only=True)
+    with TerminalSimulator(
+        serial="SN-UDP", users=5, records=30, udp=True, timezone=ZONE, faults=faults
+    ) as sim:
+        with (
+            PollerRig(tmp_path / "tcp", sim, live_capture=False, timeout_seconds=1) as tcp,
+            pytest.raises(DeviceUnreachable, match="connect over tcp"),
+        ):
+            tcp.poller.poll_once()
+        with PollerRig(tmp_path, sim, live_capture=False, transport="udp") as udp:
+            assert udp.poller.poll_once().new_events == 30
+
+
+def test_a_busy_device_is_reported_and_read_once_it_answers(tmp_path: Path) -> None:
+    faults = SimFaults(busy_commands={1503})  # CMD_PREPARE_BUFFER answered with ACK_ERROR
+    with (
+        TerminalSimulator(serial="SN-BUSY", users=5, records=12, timezone=ZONE, faults=faults) as sim,
+        PollerRig(tmp_path, sim, live_capture=False).start() as rig,
+    ):
+        wait_until(lambda: any(s["error"] for s in rig.statuses()), 20, "a busy status")
+        assert "device refused" in rig.statuses()[-1]["error"]
+        assert rig.punches() == []
+        sim.state.faults.busy_commands = set()
+        wait_until(lambda: len(rig.punches()) == 12, 20, "the log once the device answers")
+        wait_until(lambda: rig.statuses()[-1]["reachable"], 20, "a reachable status")
+
+
+def test_a_second_client_is_refused_while_the_edge_holds_the_connection(tmp_path: Path) -> None:
+    faults = SimFaults(single_client=True)
+    with (
+        TerminalSimulator(serial="SN-ONE", users=5, records=3, timezone=ZONE, faults=faults) as sim,
+        PollerRig(tmp_path, sim, live_capture=False) as rig,
+    ):
+        rig.poller.poll_once()  # the edge keeps its connection open between reads
+        other = ZK("127.0.0.1", port=sim.port, timeout=2, ommit_ping=True)
+        with pytest.raises(ZKErrorResponse, match="Can't connect"):
+            other.connect()
+        sim.add_punch("1")
+        assert rig.poller.poll_once().new_events == 1  # and the edge's session still works
+
+
+def test_a_connection_dropped_mid_transfer_is_retried_without_duplicates(tmp_path: Path) -> None:
+    faults = SimFaults(drop_after_chunks=1)
+    with (
+        TerminalSimulator(serial="SN-DROP", users=20, records=6000, timezone=ZONE, faults=faults) as sim,
+        PollerRig(tmp_path, sim, live_capture=False, timeout_seconds=2).start() as rig,
+    ):
+        wait_until(lambda: len(rig.punches()) == 6000, 60, "the log after the drop")
+        assert any(not s["reachable"] for s in rig.statuses())
+        assert len(set(event_ids(rig))) == 6000
+        assert sim.state.faults.drops == 0
+
+
+def test_duplicate_punches_become_one_event_per_distinct_record(tmp_path: Path) -> None:
+    with (
+        TerminalSimulator(serial="SN-DUP", users=5, timezone=ZONE) as sim,
+        PollerRig(tmp_path, sim, live_capture=False) as rig,
+    ):
+        when = datetime.now(ZoneInfo(ZONE)).replace(tzinfo=None, microsecond=0) - timedelta(minutes=5)
+        sim.add_punch("1", when=when)
+        sim.add_punch("1", when=when)  # the same punch logged twice in one second
+        sim.add_punch("1", when=when + timedelta(seconds=4))  # the user pressed again
+        rig.poller.poll_once()
+        assert sorted(p["device_time"] for p in rig.punches()) == [
+            when.isoformat(),
+            (when + timedelta(seconds=4)).isoformat(),
+        ]
+
+
+def test_pin_oddities_and_deleted_users_keep_their_identity(tmp_path: Path) -> None:
+    roster = [
+        UserRecord(uid=1, user_id="0042", name="Lead Zero"),
+        UserRecord(uid=2, user_id="42", name="Plain"),
+        UserRecord(uid=3, user_id="A17", name="Alpha"),
+        UserRecord(uid=4, user_id="77", name="Leaver"),
+    ]
+    with (
+        TerminalSimulator(serial="SN-PIN", users=roster, timezone=ZONE) as sim,
+        PollerRig(tmp_path, sim, live_capture=False) as rig,
+    ):
+        for pin in ("0042", "42", "A17", "77"):
+            sim.add_punch(pin)
+        sim.state.delete_user(4)  # 77 leaves; the slot is reused by a newcomer
+        sim.state.put_user(UserRecord(uid=4, user_id="78", name="Newcomer"))
+        sim.add_punch("78")
+        rig.poller.poll_once()
+        users = {p["user_id"]: p for p in rig.punches()}
+        assert set(users) == {"0042", "42", "A17", "77", "78"}
+        assert users["0042"]["event_id"] != users["42"]["event_id"]
+        assert users["77"]["flags"] == ["user_not_enrolled"]
+        assert users["78"]["flags"] == []
+        assert users["A17"]["device_uid"] == 3
+
+
+def test_live_capture_survives_an_unknown_alphanumeric_pin(tmp_path: Path) -> None:
+    # pyzk 0.9 raises ValueError on int("X9") inside live capture (§2.10); the edge reconnects and
+    # the full read after the failure brings the record in.
+    with (
+        TerminalSimulator(serial="SN-ALNUM", users=3, timezone=ZONE) as sim,
+        PollerRig(tmp_path, sim).start() as rig,
+    ):
+        wait_until(lambda: sim.state.live_listeners == 1, 20, "live capture")
+        sim.add_punch("X9")
+        wait_until(lambda: len(rig.punches()) == 1, 20, "the record via reconciliation")
+        punch = rig.punches()[0]
+        assert punch["source"] == "pull"
+        assert punch["flags"] == ["user_not_enrolled"]
+        wait_until(lambda: sim.state.live_listeners == 1, 20, "live capture again")
+        sim.add_punch("2")
+        wait_until(lambda: len(rig.punches()) == 2, 20, "the next live punch")
+
+
+def test_a_fault_profile_file_switches_quirks_and_refuses_unknown_keys(tmp_path: Path) -> None:
+    profile = tmp_path / "faults.yaml"
+    profile.write_text("single_client: true\nbusy_commands: [1503]\nrecord_capacity: 500\n")
+    faults = load_faults(profile)
+    assert faults.single_client
+    assert faults.busy_commands == {1503}
+    assert faults.record_capacity == 500
+    profile.write_text("singel_client: true\n")
+    with pytest.raises(ValueError, match="singel_client"):
+        load_faults(profile)
+
+
+def test_wrong_comm_key_is_named_in_the_error(tmp_path: Path) -> None:
+    with (
+        TerminalSimulator(serial="SN-KEY2", users=2, comm_key=4321, timezone=ZONE) as sim,
+        PollerRig(tmp_path, sim, live_capture=False, comm_key=1) as rig,
+    ):
+        with pytest.raises(DeviceAuthError, match="comm key refused"):
+            rig.poller.poll_once()
+        assert rig.punches() == []
