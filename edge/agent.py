@@ -7,6 +7,7 @@ import threading
 
 from contracts import ClearLogCommand, EdgeCommand, ReadNowCommand, SetTimeCommand
 from devices.terminal import FingerprintTerminal
+from edge.firmware import resolve_terminals
 from edge.mqtt_link import MqttLink
 from edge.outbox import Outbox
 from edge.ports import Clock, SystemClock, TerminalFactory
@@ -52,6 +53,7 @@ class EdgeAgent:
             devices=[t.serial for t in settings.terminals],
             on_command=self._on_command,
         )
+        terminals = resolve_terminals(settings.terminals, settings.firmware_configs_dir)
         self.pollers = [
             PunchPoller(
                 edge_id=settings.edge_id,
@@ -64,7 +66,7 @@ class EdgeAgent:
                 status_interval=settings.status_interval_seconds,
                 on_queued=self.link.wake,
             )
-            for terminal in settings.terminals
+            for terminal in terminals
         ]
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []

@@ -107,6 +107,9 @@ class EdgeSettings(BaseSettings):
     ack_timeout_seconds: float = Field(default=30.0, gt=0, description="resend an unacknowledged event after")
     max_unacked: int = Field(default=2000, ge=1, description="events in flight before waiting for acks")
     terminals: list[TerminalSettings] = Field(default_factory=list)
+    firmware_configs_dir: Path = Field(
+        default=Path("firmware_configs"), description="where the terminal profiles (YAML per model) live"
+    )
 
     @field_validator("edge_id")
     @classmethod
