@@ -17,40 +17,28 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from contracts import (
-    DeviceKind,
-    DeviceStatus,
     EventKind,
     PunchEvent,
     PunchSource,
     encode,
     event_topic,
-    punch_event_id,
 )
 from devices.errors import DeviceError
 from devices.terminal import FingerprintTerminal, Punch, TerminalInfo
 from edge.log_clearing import clear_if_acknowledged
 from edge.outbox import Outbox, OutboxMessage, ReadCursor
 from edge.ports import Clock, TerminalFactory
+from edge.punch_events import PunchContext, build_punch_event, record_id
 from edge.reconcile_schedule import in_window
-from edge.record_checks import (
-    ClockReading,
-    FlagRules,
-    capacity_alert,
-    log_change,
-    punch_flags,
-    verify_method,
-)
+from edge.record_checks import ClockReading, FlagRules, log_change
 from edge.settings import TerminalSettings
 from edge.terminal_locator import TerminalLocator
+from edge.terminal_status import TerminalStatusReporter
 
 logger = logging.getLogger(__name__)
 
 # A device status names at most this many corrupt records or alerts (the log has them all).
 MAX_REPORTED_PROBLEMS = 20
-
-
-def record_id(serial: str, punch: Punch) -> str:
-    return punch_event_id(serial, punch.user_id, punch.device_time, punch.punch_state, punch.verify_mode)
 
 
 @dataclass(frozen=True)
@@ -92,22 +80,28 @@ class PunchPoller:
             timedelta(seconds=terminal.backfill_tolerance_seconds),
         )
         self._topic = event_topic(edge_id, EventKind.PUNCH, terminal.serial)
+        self._context = PunchContext(
+            edge_id, terminal.serial, terminal.verify_map, terminal.punch_states, self._rules
+        )
         self._device: FingerprintTerminal | None = None
         self._wake = threading.Event()
         self._full_read_requested = True  # the first pass reads the whole log
         self._clear_requested = False
         self._tasks: queue.Queue[Callable[[FingerprintTerminal], None]] = queue.Queue()
         self._seen: set[str] | None = None
-        self._last_state: tuple[object, ...] | None = None
-        self._last_status_at: datetime | None = None
         self._last_read_at: datetime | None = None
         self._last_full_read_at: datetime | None = None
         self._last_check_at: datetime | None = None
         self._live_since_full_read = 0
         self._clock_drifted = False
-        self._previous_address: str | None = None
-        self._health: dict[str, object] = {}
-        self._alerts: list[str] = []
+        self._status = TerminalStatusReporter(
+            edge_id=edge_id,
+            serial=terminal.serial,
+            outbox=outbox,
+            clock=clock,
+            interval=status_interval,
+            on_queued=on_queued,
+        )
 
     @property
     def serial(self) -> str:
@@ -209,7 +203,9 @@ class PunchPoller:
         self._outbox.add(
             [], cursor=(self.serial, ReadCursor(len(ids), ids[-1] if ids else None, observed_at.isoformat()))
         )
-        self._report_health(info, reading, alerts, problems=[str(p) for p in problems])
+        self._status.health(
+            info, reading, alerts, self._locator.address, self._last_read_at, [str(p) for p in problems]
+        )
         if added:
             logger.info("terminal %s: %d new punches queued", self.serial, added)
             self._on_queued()
@@ -230,7 +226,7 @@ class PunchPoller:
                 expected,
             )
             self._full_read_requested = True
-        self._report_health(info, reading, [])
+        self._status.health(info, reading, [], self._locator.address, self._last_read_at)
 
     def _on_live_punch(self, punch: Punch) -> None:
         observed_at = self._clock.now()
@@ -273,30 +269,13 @@ class PunchPoller:
         source: PunchSource,
         clock_unreliable: bool,
     ) -> PunchEvent:
-        s = self.settings
-        return PunchEvent.create(
-            edge_id=self.edge_id,
-            device_serial=self.serial,
-            user_id=punch.user_id,
-            device_uid=punch.device_uid,
-            device_time=punch.device_time,
-            occurred_at=punch.occurred_at,
+        return build_punch_event(
+            self._context,
+            punch,
             observed_at=observed_at,
-            verify_mode=punch.verify_mode,
-            verify_method=verify_method(punch.verify_mode, s.verify_map),
-            punch_state=punch.punch_state,
+            known_absent_at=known_absent_at,
             source=source,
-            log_index=punch.log_index,
-            flags=punch_flags(
-                punch,
-                edge_now=observed_at,
-                known_absent_at=known_absent_at,
-                rules=self._rules,
-                clock_unreliable=clock_unreliable,
-                verify_codes=s.verify_map,
-                punch_states=s.punch_states,
-                user_enrolled=punch.user_enrolled,
-            ),
+            clock_unreliable=clock_unreliable,
         )
 
     def _seen_ids(self) -> set[str]:
@@ -323,7 +302,7 @@ class PunchPoller:
 
     def _alerts_once(self, message: str) -> None:
         logger.warning("terminal %s: %s", self.serial, message)
-        self._alerts.append(message)
+        self._status.alert(message)
 
     def _check_clock(self, device: FingerprintTerminal) -> ClockReading:
         device_clock = device.read_clock()
@@ -356,7 +335,7 @@ class PunchPoller:
         located = self._locator.locate()
         self._device = located.device
         if located.previous_address:
-            self._previous_address = located.previous_address
+            self._status.previous_address = located.previous_address
             self._alerts_once(
                 f"terminal found at a new address {located.address} (was {located.previous_address})"
             )
@@ -389,59 +368,4 @@ class PunchPoller:
     def _fail(self, error: str) -> None:
         logger.warning("terminal %s at %s: %s", self.serial, self._locator.address, error)
         self._close()
-        self._report(reachable=False, error=error)
-
-    def _report_health(
-        self, info: TerminalInfo, reading: ClockReading, alerts: list[str], problems: list[str] | None = None
-    ) -> None:
-        level, capacity_messages = capacity_alert(info)
-        self._health = {
-            "firmware": info.firmware,
-            "platform": info.platform,
-            "users": info.users,
-            "records": info.records,
-            "record_capacity": info.record_capacity,
-            "user_capacity": info.user_capacity,
-            "fingers": info.fingers,
-            "finger_capacity": info.finger_capacity,
-            "capacity_alert": level,
-        }
-        if problems is not None:
-            self._health["record_problems"] = problems[:MAX_REPORTED_PROBLEMS]
-        pending, self._alerts = self._alerts, []
-        all_alerts = (pending + alerts + capacity_messages)[:MAX_REPORTED_PROBLEMS]
-        self._report(
-            reachable=True, error=None, alerts=all_alerts, clock_offset_seconds=reading.offset_seconds
-        )
-
-    def _report(
-        self, *, reachable: bool, error: str | None, alerts: list[str] | None = None, **fields: object
-    ) -> None:
-        """Queue a device status when anything notable changed or the status interval has passed."""
-        now = self._clock.now()
-        alerts = alerts or []
-        state = (reachable, error, tuple(alerts), self._health.get("capacity_alert"))
-        interval_passed = (
-            self._last_status_at is None
-            or (now - self._last_status_at).total_seconds() >= self._status_interval
-        )
-        if state == self._last_state and not interval_passed:
-            return
-        health = self._health if reachable else {}
-        status = DeviceStatus.create(
-            edge_id=self.edge_id,
-            device_id=self.serial,
-            occurred_at=now,
-            device_kind=DeviceKind.TERMINAL,
-            reachable=reachable,
-            error=error,
-            address=self._locator.address,
-            previous_address=self._previous_address,
-            last_read_at=self._last_read_at,
-            alerts=alerts,
-            **(health | fields),
-        )
-        topic = event_topic(self.edge_id, EventKind.DEVICE_STATUS, self.serial)
-        self._outbox.add([OutboxMessage(status.event_id, topic, encode(status))])
-        self._last_state, self._last_status_at = state, now
-        self._on_queued()
+        self._status.unreachable(error, self._locator.address, self._last_read_at)
