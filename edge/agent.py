@@ -7,6 +7,7 @@ import threading
 
 from contracts import ClearLogCommand, EdgeCommand, ReadNowCommand, SetTimeCommand
 from devices.terminal import FingerprintTerminal
+from edge.adms_server import AdmsEndpoint
 from edge.firmware import resolve_terminals
 from edge.mqtt_link import MqttLink
 from edge.outbox import Outbox
@@ -50,7 +51,8 @@ class EdgeAgent:
             settings,
             self.outbox,
             self.clock,
-            devices=[t.serial for t in settings.terminals],
+            devices=[t.serial for t in settings.terminals]
+            + [t.serial for t in (settings.adms.terminals if settings.adms else [])],
             on_command=self._on_command,
         )
         terminals = resolve_terminals(settings.terminals, settings.firmware_configs_dir)
@@ -68,6 +70,17 @@ class EdgeAgent:
             )
             for terminal in terminals
         ]
+        self.adms = (
+            AdmsEndpoint(
+                settings.adms,
+                edge_id=settings.edge_id,
+                outbox=self.outbox,
+                clock=self.clock,
+                on_queued=self.link.wake,
+            )
+            if settings.adms is not None
+            else None
+        )
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
@@ -76,6 +89,8 @@ class EdgeAgent:
         self._spawn("publisher", self.link.run_publisher)
         for poller in self.pollers:
             self._spawn(f"poller-{poller.serial}", poller.run)
+        if self.adms is not None:
+            self.adms.start()
         logger.info(
             "edge %s started: %d terminal(s), broker %s, outbox %s",
             self.settings.edge_id,
@@ -94,6 +109,8 @@ class EdgeAgent:
         for poller in self.pollers:
             poller.wake()
         self.link.wake()
+        if self.adms is not None:
+            self.adms.stop()
         for thread in self._threads:
             thread.join(timeout=30)
         self.link.stop()

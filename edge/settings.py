@@ -21,6 +21,7 @@ from pydantic_settings import (
 
 from contracts import VerifyMethod
 from contracts.topics import check_id
+from edge.adms_settings import AdmsSettings
 
 _yaml_path: ContextVar[Path | None] = ContextVar("_yaml_path", default=None)
 
@@ -107,6 +108,7 @@ class EdgeSettings(BaseSettings):
     ack_timeout_seconds: float = Field(default=30.0, gt=0, description="resend an unacknowledged event after")
     max_unacked: int = Field(default=2000, ge=1, description="events in flight before waiting for acks")
     terminals: list[TerminalSettings] = Field(default_factory=list)
+    adms: AdmsSettings | None = Field(default=None, description="ADMS HTTP endpoint for push-only terminals")
     firmware_configs_dir: Path = Field(
         default=Path("firmware_configs"), description="where the terminal profiles (YAML per model) live"
     )
