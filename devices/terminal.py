@@ -49,6 +49,24 @@ class Punch:
     user_enrolled: bool | None = None
 
 
+@dataclass(frozen=True)
+class EnrolledUser:
+    """A user as a terminal stores them; ``user_id`` is the PIN (the terminal's slot is its own business)."""
+
+    user_id: str
+    name: str = ""
+    admin: bool = False
+    card: int = 0
+
+
+@dataclass(frozen=True)
+class FingerTemplate:
+    """One enrolled fingerprint: finger index 0-9 and the vendor template bytes."""
+
+    finger: int
+    template: bytes
+
+
 class FingerprintTerminal(Protocol):
     """A fingerprint terminal the edge can read. Implementations raise ``devices.errors.DeviceError``."""
 
@@ -96,6 +114,26 @@ class FingerprintTerminal(Protocol):
         The terminal is kept from logging new punches between the read handed to ``may_clear``
         and the clear, so no punch can be lost in between.
         """
+        ...
+
+    def read_users(self) -> list[EnrolledUser]:
+        """Every user enrolled on the terminal."""
+        ...
+
+    def write_user(self, user: EnrolledUser) -> None:
+        """Create the user, or update the one with the same ``user_id``."""
+        ...
+
+    def remove_user(self, user_id: str) -> bool:
+        """Remove the user and their templates so they cannot punch; their records stay. True if found."""
+        ...
+
+    def read_templates(self) -> dict[str, list[FingerTemplate]]:
+        """Every fingerprint template, by user id."""
+        ...
+
+    def write_templates(self, user: EnrolledUser, templates: list[FingerTemplate]) -> None:
+        """Store ``templates`` for ``user`` (created or updated first)."""
         ...
 
     def close(self) -> None:

@@ -5,7 +5,15 @@ from __future__ import annotations
 import logging
 import threading
 
-from contracts import ClearLogCommand, EdgeCommand, ReadNowCommand, SetTimeCommand
+from contracts import (
+    ClearLogCommand,
+    CopyTemplatesCommand,
+    DisableUsersCommand,
+    EdgeCommand,
+    ReadNowCommand,
+    SetTimeCommand,
+    UpsertUsersCommand,
+)
 from devices.terminal import FingerprintTerminal
 from edge.adms_server import AdmsEndpoint
 from edge.firmware import resolve_terminals
@@ -14,6 +22,7 @@ from edge.outbox import Outbox
 from edge.ports import Clock, SystemClock, TerminalFactory
 from edge.punch_poller import PunchPoller
 from edge.settings import EdgeSettings, TerminalSettings
+from edge.user_sync import adms_user_lines, copy_templates, disable_task, upsert_task
 
 logger = logging.getLogger(__name__)
 
@@ -142,3 +151,31 @@ class EdgeAgent:
             target = self._poller(action.device_serial, command.command_id)
             if target is not None:
                 target.submit(lambda device: device.set_clock(self.clock.now()))
+        elif isinstance(action, UpsertUsersCommand | DisableUsersCommand):
+            self._sync_users(command.command_id, action)
+        elif isinstance(action, CopyTemplatesCommand):
+            copy_templates(
+                action,
+                self.pollers,
+                lambda serial: logger.warning(
+                    "command %s names unknown terminal %s", command.command_id, serial
+                ),
+            )
+
+    def _sync_users(self, command_id: str, action: UpsertUsersCommand | DisableUsersCommand) -> None:
+        task = (
+            upsert_task(action.users)
+            if isinstance(action, UpsertUsersCommand)
+            else disable_task(action.user_ids)
+        )
+        targets = [p for p in self.pollers if action.device_serial in (None, p.serial)]
+        for poller in targets:
+            poller.submit(task)
+        adms_serials = [t.serial for t in self.settings.adms.terminals] if self.settings.adms else []
+        adms_targets = [s for s in adms_serials if action.device_serial in (None, s)]
+        if self.adms is not None:
+            for serial in adms_targets:
+                for line in adms_user_lines(action):
+                    self.adms.queue_command(serial, line)
+        if not targets and not adms_targets:
+            logger.warning("command %s names unknown terminal %s", command_id, action.device_serial)

@@ -37,8 +37,7 @@ from edge.terminal_status import TerminalStatusReporter
 
 logger = logging.getLogger(__name__)
 
-# A device status names at most this many corrupt records or alerts (the log has them all).
-MAX_REPORTED_PROBLEMS = 20
+TASK_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -87,7 +86,7 @@ class PunchPoller:
         self._wake = threading.Event()
         self._full_read_requested = True  # the first pass reads the whole log
         self._clear_requested = False
-        self._tasks: queue.Queue[Callable[[FingerprintTerminal], None]] = queue.Queue()
+        self._tasks: queue.Queue[tuple[Callable[[FingerprintTerminal], str | None], int]] = queue.Queue()
         self._seen: set[str] | None = None
         self._last_read_at: datetime | None = None
         self._last_full_read_at: datetime | None = None
@@ -117,9 +116,13 @@ class PunchPoller:
         self._clear_requested = True
         self.wake()
 
-    def submit(self, task: Callable[[FingerprintTerminal], None]) -> None:
-        """Run ``task`` with the open terminal before the next read (the connection is ours alone)."""
-        self._tasks.put(task)
+    def submit(self, task: Callable[[FingerprintTerminal], str | None]) -> None:
+        """Run ``task`` with the open terminal before the next read (the connection is ours alone).
+
+        What it returns is reported on the next device status; a task that fails on the device
+        is tried again after the reconnect, at most ``TASK_ATTEMPTS`` times.
+        """
+        self._tasks.put((task, 1))
         self._wake.set()
 
     # ------------------------------------------------------------ loop
@@ -358,10 +361,19 @@ class PunchPoller:
     def _run_tasks(self) -> None:
         while True:
             try:
-                task = self._tasks.get_nowait()
+                task, attempt = self._tasks.get_nowait()
             except queue.Empty:
                 return
-            task(self._connect())
+            try:
+                outcome = task(self._connect())
+            except DeviceError as exc:
+                if attempt < TASK_ATTEMPTS:
+                    self._tasks.put((task, attempt + 1))
+                else:
+                    self._alerts_once(f"command given up after {attempt} attempts: {exc}")
+                raise
+            if outcome:
+                self._alerts_once(outcome)
 
     # ------------------------------------------------------------ status
 

@@ -24,7 +24,8 @@ from devices.errors import (
     DeviceProtocolError,
     DeviceUnreachable,
 )
-from devices.terminal import Punch, TerminalInfo
+from devices.terminal import EnrolledUser, FingerTemplate, Punch, TerminalInfo
+from devices.zkteco import roster
 from devices.zkteco.config import ZKTecoConfig
 from devices.zkteco.records import UserRecord, decode_attendance_blob
 
@@ -206,6 +207,23 @@ class ZKTecoTerminal:
                 conn.enable_device()
 
         return self._call("clear log", clear)
+
+    def read_users(self) -> list[EnrolledUser]:
+        return self._call("read users", lambda conn: roster.enrolled(conn.get_users()))
+
+    def write_user(self, user: EnrolledUser) -> None:
+        self._call(f"write user {user.user_id}", lambda conn: roster.write_user(conn, user))
+
+    def remove_user(self, user_id: str) -> bool:
+        return self._call(f"remove user {user_id}", lambda conn: roster.remove_user(conn, user_id))
+
+    def read_templates(self) -> dict[str, list[FingerTemplate]]:
+        return self._call("read templates", roster.read_templates)
+
+    def write_templates(self, user: EnrolledUser, templates: list[FingerTemplate]) -> None:
+        self._call(
+            f"write templates of {user.user_id}", lambda conn: roster.write_templates(conn, user, templates)
+        )
 
     def close(self) -> None:
         """Say goodbye (CMD_EXIT) if connected and close the socket; safe to call twice."""

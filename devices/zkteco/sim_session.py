@@ -97,6 +97,7 @@ class TerminalSession:
         self._holds_tcp_session = False
         self._chunks_served = 0
         self.muted = False
+        self._upload: bytearray | None = None
         self._handlers: dict[int, _Handler] = {
             CommandCode.CONNECT: self._connect,
             CommandCode.AUTH: self._auth,
@@ -117,6 +118,9 @@ class TerminalSession:
             CommandCode.CLEAR_DATA: self._clear_data,
             CommandCode.USER_WRQ: self._user_wrq,
             CommandCode.DELETE_USER: self._delete_user,
+            CommandCode.PREPARE_DATA: self._upload_start,
+            CommandCode.DATA: self._upload_chunk,
+            CommandCode.SAVE_USERTEMPS: self._save_user_templates,
             ReplyCode.ACK_ERROR: self._unknown,
             ReplyCode.ACK_UNKNOWN: self._unknown,
         }
@@ -228,19 +232,7 @@ class TerminalSession:
 
     def _options(self, request: Header, payload: bytes) -> list[bytes]:
         key = payload.split(b"\x00", 1)[0].decode("ascii", errors="replace")
-        ident = self.state.identity
-        values = {
-            "~SerialNumber": ident.serial,
-            "~Platform": ident.platform,
-            "~DeviceName": ident.device_name,
-            "MAC": ident.mac,
-            "~ZKFPVersion": "10",
-            "ZKFaceVersion": "7",
-            "~OS": "1",
-            "IPAddress": "192.168.1.201",
-            "NetMask": "255.255.255.0",
-            "GATEIPAddress": "0.0.0.0",
-        }
+        values = self.state.identity.options()
         if key not in values:
             # §2.2: real devices answer unsupported keys (e.g. ~ExtendFmt) with ACK_ERROR.
             return self._error(request, f"unsupported option {key!r}")
@@ -287,7 +279,7 @@ class TerminalSession:
         elif sub_command == CommandCode.ATTLOG_RRQ:
             blob = self.state.attendance_blob()
         elif sub_command == CommandCode.DB_RRQ:
-            blob = struct.pack("<I", 0)  # no fingerprint templates are simulated
+            blob = self.state.templates_blob()
         else:
             return self._error(request, f"no dataset for sub-command {sub_command}")
         if len(blob) <= INLINE_LIMIT:
@@ -357,6 +349,26 @@ class TerminalSession:
         except struct.error:
             return self._error(request, "delete_user payload is not a u16 uid")
         self.state.delete_user(uid & 0xFFFF)
+        return self._ok(request)
+
+    # ------------------------------------------------------------ uploads (pyzk save_user_template)
+
+    def _upload_start(self, request: Header, _payload: bytes) -> list[bytes]:
+        self._upload = bytearray()
+        return self._ok(request)
+
+    def _upload_chunk(self, request: Header, payload: bytes) -> list[bytes]:
+        if self._upload is None:
+            return self._error(request, "CMD_DATA without CMD_PREPARE_DATA")
+        self._upload.extend(payload)
+        return self._ok(request)
+
+    def _save_user_templates(self, request: Header, _payload: bytes) -> list[bytes]:
+        upload, self._upload = self._upload, None
+        try:
+            self.state.save_user_templates(bytes(upload or b""))
+        except (ValueError, struct.error) as exc:
+            return self._error(request, f"bad template upload: {exc}")
         return self._ok(request)
 
     # ------------------------------------------------------------ live events (§2.10)

@@ -25,6 +25,7 @@ from devices.zkteco.records import (
     encode_users_blob,
 )
 from devices.zkteco.sim_faults import SimFaults
+from devices.zkteco.sim_templates import decode_template_upload, encode_templates_blob
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +44,21 @@ class DeviceIdentity:
     platform: str = "ZMM220_TFT"
     device_name: str = "K40"
     mac: str = "00:17:61:11:45:08"
+
+    def options(self) -> dict[str, str]:
+        """OPTIONS_RRQ keys the device answers (§2.2); others get ACK_ERROR."""
+        return {
+            "~SerialNumber": self.serial,
+            "~Platform": self.platform,
+            "~DeviceName": self.device_name,
+            "MAC": self.mac,
+            "~ZKFPVersion": "10",
+            "ZKFaceVersion": "7",
+            "~OS": "1",
+            "IPAddress": "192.168.1.201",
+            "NetMask": "255.255.255.0",
+            "GATEIPAddress": "0.0.0.0",
+        }
 
 
 def wall_clock(zone: ZoneInfo | None = None) -> datetime:
@@ -181,9 +197,31 @@ class DeviceState:
             self._users[user.uid] = user
 
     def delete_user(self, uid: int) -> bool:
-        """CMD_DELETE_USER: drop slot ``uid`` (its punches stay, as on real devices)."""
+        """CMD_DELETE_USER: drop slot ``uid`` and its templates (its punches stay, as on real devices)."""
         with self._lock:
+            for key in [k for k in self.templates if k[0] == uid]:
+                del self.templates[key]
             return self._users.pop(uid, None) is not None
+
+    def enroll_finger(self, uid: int, finger: int, template: bytes) -> None:
+        """A fingerprint enrolled at the device for the user in slot ``uid``."""
+        with self._lock:
+            if uid not in self._users:
+                raise KeyError(f"no user in slot {uid}")
+            self.templates[(uid, finger)] = template
+
+    def templates_blob(self) -> bytes:
+        """The CMD_DB_RRQ dataset of fingerprint templates."""
+        with self._lock:
+            return encode_templates_blob(dict(self.templates))
+
+    def save_user_templates(self, buffer: bytes) -> None:
+        """CMD_SAVE_USERTEMPS: store the uploaded user and their templates."""
+        upload = decode_template_upload(buffer)
+        with self._lock:
+            self._users[upload.user.uid] = upload.user
+            for finger, template in upload.templates.items():
+                self.templates[(upload.user.uid, finger)] = template
 
     # ------------------------------------------------------------ attendance
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from devices.errors import BadRecordError, DeviceUnreachable
-from devices.terminal import Punch, TerminalInfo
+from devices.terminal import EnrolledUser, FingerTemplate, Punch, TerminalInfo
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -37,6 +37,8 @@ class FakeTerminal:
         self.live: list[Punch] = []  # punches made since live capture last looked
         self.clock_sets: list[datetime] = []
         self.clears = 0
+        self.users: dict[str, EnrolledUser] = {}
+        self.templates: dict[str, list[FingerTemplate]] = {}
         for i in range(punches):
             self.punch(f"{i % 7 + 1}", datetime(2026, 11, 2, 8, 0) + timedelta(minutes=i))
 
@@ -109,6 +111,28 @@ class FakeTerminal:
         self.log.clear()
         self.clears += 1
         return True
+
+    def read_users(self) -> list[EnrolledUser]:
+        self._check()
+        return list(self.users.values())
+
+    def write_user(self, user: EnrolledUser) -> None:
+        self._check()
+        self.users[user.user_id] = user
+
+    def remove_user(self, user_id: str) -> bool:
+        self._check()
+        self.templates.pop(user_id, None)
+        return self.users.pop(user_id, None) is not None
+
+    def read_templates(self) -> dict[str, list[FingerTemplate]]:
+        self._check()
+        return {k: list(v) for k, v in self.templates.items()}
+
+    def write_templates(self, user: EnrolledUser, templates: list[FingerTemplate]) -> None:
+        self._check()
+        self.users[user.user_id] = user
+        self.templates[user.user_id] = list(templates)
 
     def close(self) -> None:
         self.closed += 1

@@ -1,0 +1,105 @@
+"""Server staff lists and fingerprint templates pushed to the edge's terminals (EdgeCommand actions).
+
+Each change runs in the terminal's own poller thread (the one connection to a terminal is the
+poller's), and what was done is reported as an alert on the terminal's next device status.
+Disabling removes the user from the terminal (pyzk cannot set the "disabled" privilege bit);
+their records stay in the log, and enabling them again writes them back.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+
+from contracts import CopyTemplatesCommand, DisableUsersCommand, TerminalUser, UpsertUsersCommand
+from devices.terminal import EnrolledUser, FingerprintTerminal, FingerTemplate
+from edge.punch_poller import PunchPoller
+
+logger = logging.getLogger(__name__)
+
+# An ADMS terminal takes commands as text lines; (serial, command) -> queued command id.
+AdmsQueue = Callable[[str, str], str]
+
+
+def enrolled_user(user: TerminalUser) -> EnrolledUser:
+    return EnrolledUser(user.user_id, user.name, user.admin, user.card)
+
+
+def upsert_task(users: Sequence[TerminalUser]) -> Callable[[FingerprintTerminal], str]:
+    def run(device: FingerprintTerminal) -> str:
+        written = removed = 0
+        for user in users:
+            if user.enabled:
+                device.write_user(enrolled_user(user))
+                written += 1
+            elif device.remove_user(user.user_id):
+                removed += 1
+        return f"users synced from the server: {written} written, {removed} disabled (removed)"
+
+    return run
+
+
+def disable_task(user_ids: Sequence[str]) -> Callable[[FingerprintTerminal], str]:
+    def run(device: FingerprintTerminal) -> str:
+        removed = [u for u in user_ids if device.remove_user(u)]
+        missing = sorted(set(user_ids) - set(removed))
+        note = f"; not on the terminal: {', '.join(missing)}" if missing else ""
+        return f"users disabled (removed): {len(removed)}{note}"
+
+    return run
+
+
+def adms_user_lines(command: UpsertUsersCommand | DisableUsersCommand) -> list[str]:
+    """The same change as ADMS commands (§4.4 DATA UPDATE / DELETE USERINFO)."""
+    if isinstance(command, DisableUsersCommand):
+        return [f"DATA DELETE USERINFO PIN={u}" for u in command.user_ids]
+    lines = []
+    for user in command.users:
+        if not user.enabled:
+            lines.append(f"DATA DELETE USERINFO PIN={user.user_id}")
+            continue
+        privilege = 14 if user.admin else 0
+        lines.append(
+            f"DATA UPDATE USERINFO PIN={user.user_id}\tName={user.name}\tPri={privilege}\tPasswd=\t"
+            f"Card={user.card}\tGrp=1"
+        )
+    return lines
+
+
+def copy_templates(
+    command: CopyTemplatesCommand, pollers: Sequence[PunchPoller], on_unknown: Callable[[str], None]
+) -> None:
+    """Read the templates on the source terminal (in its thread), then write them to every other
+    terminal of this edge (in theirs)."""
+    source = next((p for p in pollers if p.serial == command.source_serial), None)
+    if source is None:
+        on_unknown(command.source_serial)
+        return
+    targets = [p for p in pollers if p is not source]
+    wanted = set(command.user_ids) if command.user_ids is not None else None
+
+    def read(device: FingerprintTerminal) -> str:
+        users = {u.user_id: u for u in device.read_users()}
+        templates = {
+            user_id: fingers
+            for user_id, fingers in device.read_templates().items()
+            if user_id in users and (wanted is None or user_id in wanted)
+        }
+        for target in targets:
+            target.submit(_write_templates(users, templates, source.serial))
+        count = sum(len(f) for f in templates.values())
+        return f"templates read for copying: {len(templates)} users, {count} fingers, to {len(targets)} terminal(s)"
+
+    source.submit(read)
+
+
+def _write_templates(
+    users: dict[str, EnrolledUser], templates: dict[str, list[FingerTemplate]], source: str
+) -> Callable[[FingerprintTerminal], str]:
+    def run(device: FingerprintTerminal) -> str:
+        for user_id, fingers in templates.items():
+            device.write_templates(users[user_id], fingers)
+        count = sum(len(f) for f in templates.values())
+        return f"templates copied from {source}: {len(templates)} users, {count} fingers"
+
+    return run
