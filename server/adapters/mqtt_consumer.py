@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from contracts import ack_topic, encode, server_event_filter, server_status_filter
+from contracts import EdgeCommand, ack_topic, command_topic, encode, server_event_filter, server_status_filter
 from server.services.ingest import InboundMessage, IngestService
 
 logger = logging.getLogger(__name__)
@@ -105,6 +105,18 @@ class MqttConsumer:
                 return False
             self._subscribed.wait(timeout=0.05)
         return True
+
+    def publish_command(self, command: EdgeCommand) -> None:
+        """Send ``command`` to its edge at QoS 1 (the edge's persistent session keeps it while away).
+
+        Implements ``server.services.terminal_sync.CommandSender``; raises ConnectionError when
+        the broker is not connected, so the caller can say so instead of losing the command.
+        """
+        if not self._client.is_connected():
+            raise ConnectionError("not connected to the MQTT broker: command not sent")
+        info = self._client.publish(command_topic(command.edge_id), encode(command), qos=1)
+        if info.rc != mqtt.MQTT_ERR_SUCCESS:
+            raise ConnectionError(f"command {command.command_id} not sent: {mqtt.error_string(info.rc)}")
 
     def start(self) -> None:
         """Connect in the background (retrying until the broker is up) and start the worker."""

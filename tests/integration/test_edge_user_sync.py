@@ -108,3 +108,36 @@ def test_templates_enrolled_on_one_terminal_are_copied_to_the_others(site: tuple
     assert slot != 1  # the hall's slot 1 is Li Na: the copy took a free slot
     assert hall.state.templates == {(slot, 0): b"\x11" * 600, (slot, 5): b"\x22" * 500}
     assert hall_users["2002"].name == "Li Na"
+
+
+def test_the_server_pushes_staff_through_its_consumer_to_the_terminals(
+    site: tuple,  # type: ignore[type-arg]
+    mosquitto_url: str,
+    tmp_path: Path,
+) -> None:
+    from server.adapters.db import create_db_engine
+    from server.adapters.ingest_store import SqlIngestStore
+    from server.adapters.migrate import migrate
+    from server.adapters.mqtt_consumer import MqttConsumer
+    from server.services.ingest import IngestService, IngestStats
+    from server.services.terminal_sync import push_staff
+
+    agent, sims, _ = site
+    url = f"sqlite:///{tmp_path / 'server.sqlite3'}"
+    migrate(url)
+    engine = create_db_engine(url)
+    consumer = MqttConsumer(
+        mosquitto_url, f"server-{uuid.uuid4().hex[:8]}", IngestService(SqlIngestStore(engine), IngestStats())
+    )
+    consumer.start()
+    try:
+        assert consumer.wait_until_connected(15)
+        users = [TerminalUser(user_id="3003", name="Sun Li"), TerminalUser(user_id="1001", enabled=False)]
+        push_staff(consumer, edge_id=agent.settings.edge_id, users=users, now=datetime.now(UTC))
+        wait_until(
+            lambda: all("3003" in pins(s) for s in sims), 30, "the new member of staff on both terminals"
+        )
+        wait_until(lambda: "1001" not in pins(sims[0]), 30, "the leaver removed from the gate")
+    finally:
+        consumer.stop()
+        engine.dispose()
