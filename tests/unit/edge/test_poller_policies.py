@@ -1,0 +1,111 @@
+"""Poller policies with a fake terminal: live capture, clearing, commands, clock correction."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from contracts import EventKind
+from devices.errors import DeviceUnreachable
+from edge.outbox import Outbox
+from edge.punch_poller import TASK_ATTEMPTS, PunchPoller
+from edge.settings import TerminalSettings
+from tests.support.processes import wait_until
+from tests.unit.edge.fakes import FakeClock, FakeTerminal
+from tests.unit.edge.test_punch_poller import queued
+
+
+def poller(
+    tmp_path: Path, terminal: FakeTerminal, clock: Any = None, **fields: object
+) -> tuple[PunchPoller, Outbox]:
+    box = Outbox(tmp_path / "outbox.sqlite3")
+    settings = TerminalSettings.model_validate(
+        {"serial": "SN1", "host": "10.0.0.5", "timezone": "Asia/Shanghai", "live_idle_seconds": 0.01} | fields
+    )
+    return (
+        PunchPoller(
+            edge_id="edge-1",
+            terminal=settings,
+            open_terminal=lambda _: terminal,
+            outbox=box,
+            clock=clock or FakeClock(datetime(2026, 11, 2, 2, 0, tzinfo=UTC)),
+            poll_interval=0.05,
+            retry_max=0.1,
+            status_interval=3600,
+        ),
+        box,
+    )
+
+
+def test_live_punches_are_queued_once_and_the_run_loop_stops(tmp_path: Path) -> None:
+    terminal = FakeTerminal(punches=3)
+    terminal.live.clear()  # history: read by the first full read, not pushed live
+    p, box = poller(tmp_path, terminal)
+    stop = threading.Event()
+    thread = threading.Thread(target=p.run, args=(stop,))
+    thread.start()
+    try:
+        wait_until(lambda: len(queued(box, EventKind.PUNCH)) == 3, 10, "the first full read")
+        terminal.punch("5", datetime(2026, 11, 2, 9, 59))
+        wait_until(lambda: len(queued(box, EventKind.PUNCH)) == 4, 10, "the live punch")
+        p.wake()  # reconcile: the live punch is in the log too, and is not queued again
+        wait_until(lambda: p._full_read_requested is False, 10, "the reconciliation")
+    finally:
+        stop.set()
+        p.wake()
+        thread.join(10)
+    assert not thread.is_alive()
+    sources = sorted(e["source"] for e in queued(box, EventKind.PUNCH))
+    assert sources == ["live", "pull", "pull", "pull"]
+
+
+def test_clear_needs_policy_and_acknowledgements(tmp_path: Path) -> None:
+    terminal = FakeTerminal(punches=4)
+    p, box = poller(tmp_path, terminal, clear_log="when_acknowledged", clear_log_at_fill=0.5)
+    p.request_clear()
+    p.poll_once()
+    assert terminal.clears == 0  # 4 events wait for the server
+    box.remove([m.event_id for m in box.due(resend_after=0, limit=100, max_unacked=100)])
+    p.request_clear()
+    p.poll_once()
+    assert terminal.clears == 1
+    assert terminal.log == []
+
+
+def test_a_drifted_clock_is_corrected_only_when_allowed(tmp_path: Path) -> None:
+    terminal = FakeTerminal()
+    terminal.clock_offset = timedelta(minutes=5)
+
+    class Wall:
+        def now(self) -> datetime:
+            return datetime.now(UTC)
+
+    p, box = poller(tmp_path, terminal, clock=Wall(), correct_clock=True)
+    p.poll_once()
+    assert len(terminal.clock_sets) == 1
+    status = queued(box, EventKind.DEVICE_STATUS)[-1]
+    assert any("ahead of the edge" in a and "set to the edge clock" in a for a in status["alerts"])
+
+
+def test_a_failing_command_is_retried_then_given_up_and_reported(tmp_path: Path) -> None:
+    terminal = FakeTerminal()
+    p, box = poller(tmp_path, terminal)
+    calls: list[int] = []
+
+    def task(device: object) -> str:
+        calls.append(1)
+        terminal.reachable = False
+        raise DeviceUnreachable("x", "gone")
+
+    p.submit(task)
+    for _ in range(TASK_ATTEMPTS):
+        with pytest.raises(DeviceUnreachable):
+            p._run_tasks()
+    assert len(calls) == TASK_ATTEMPTS
+    terminal.reachable = True
+    p.poll_once()
+    assert any("given up after 3 attempts" in a for a in queued(box, EventKind.DEVICE_STATUS)[-1]["alerts"])
