@@ -16,7 +16,7 @@ from contracts import (
 )
 from devices.terminal import FingerprintTerminal
 from edge.adms_server import AdmsEndpoint
-from edge.firmware import resolve_terminals
+from edge.firmware import resolve_adms_terminals, resolve_terminals
 from edge.mqtt_link import MqttLink
 from edge.outbox import Outbox
 from edge.ports import Clock, SystemClock, TerminalFactory
@@ -55,6 +55,12 @@ class EdgeAgent:
     ) -> None:
         self.settings = settings
         self.clock = clock or SystemClock()
+        # Profiles first: a terminal set up for what its model cannot do stops the agent here.
+        terminals = resolve_terminals(settings.terminals, settings.firmware_configs_dir)
+        adms = settings.adms
+        if adms is not None:
+            adms_terminals = resolve_adms_terminals(adms.terminals, settings.firmware_configs_dir)
+            adms = adms.model_copy(update={"terminals": adms_terminals})
         self.outbox = Outbox(settings.outbox_path)
         self.link = MqttLink(
             settings,
@@ -64,7 +70,6 @@ class EdgeAgent:
             + [t.serial for t in (settings.adms.terminals if settings.adms else [])],
             on_command=self._on_command,
         )
-        terminals = resolve_terminals(settings.terminals, settings.firmware_configs_dir)
         self.pollers = [
             PunchPoller(
                 edge_id=settings.edge_id,
@@ -81,13 +86,13 @@ class EdgeAgent:
         ]
         self.adms = (
             AdmsEndpoint(
-                settings.adms,
+                adms,
                 edge_id=settings.edge_id,
                 outbox=self.outbox,
                 clock=self.clock,
                 on_queued=self.link.wake,
             )
-            if settings.adms is not None
+            if adms is not None
             else None
         )
         self._stop = threading.Event()

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from contracts import VerifyMethod
 from devices.firmware_profile import FirmwareProfile, load_firmware_profile
+from edge.adms_settings import AdmsTerminalSettings
 from edge.settings import TerminalSettings
 
 logger = logging.getLogger(__name__)
@@ -46,4 +47,29 @@ def resolve_terminals(terminals: list[TerminalSettings], configs_dir: Path) -> l
     """Every terminal with its profile applied (terminals without a profile are left as set)."""
     return [
         apply_profile(t, load_firmware_profile(configs_dir, t.profile)) if t.profile else t for t in terminals
+    ]
+
+
+def apply_adms_profile(terminal: AdmsTerminalSettings, profile: FirmwareProfile) -> AdmsTerminalSettings:
+    """An ADMS terminal with its profile's code maps; refused if the model cannot push."""
+    if not profile.adms:
+        raise ValueError(
+            f"terminal {terminal.serial} (profile {terminal.profile}): {profile.model} does not speak ADMS; "
+            "list it under terminals (pull), not adms.terminals"
+        )
+    update: dict[str, object] = {}
+    if "verify_map" not in terminal.model_fields_set:
+        update["verify_map"] = {code: VerifyMethod(method) for code, method in profile.verify_codes.items()}
+    if "punch_states" not in terminal.model_fields_set:
+        update["punch_states"] = set(profile.punch_states)
+    return terminal.model_copy(update=update)
+
+
+def resolve_adms_terminals(
+    terminals: list[AdmsTerminalSettings], configs_dir: Path
+) -> list[AdmsTerminalSettings]:
+    """Every ADMS terminal with its profile applied."""
+    return [
+        apply_adms_profile(t, load_firmware_profile(configs_dir, t.profile)) if t.profile else t
+        for t in terminals
     ]

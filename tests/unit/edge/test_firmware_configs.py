@@ -81,3 +81,16 @@ def test_a_broken_config_names_the_file_and_field(tmp_path: Path) -> None:
         FirmwareProfile.model_validate(
             load_firmware_profile(CONFIGS, "speedface_v5l_push").model_dump() | {"live_capture": True}
         )
+
+
+def test_adms_terminals_take_their_profile_maps_and_pull_only_models_are_refused() -> None:
+    from edge.adms_settings import AdmsTerminalSettings
+    from edge.firmware import resolve_adms_terminals
+
+    face = AdmsTerminalSettings(serial="SF1", timezone="Asia/Shanghai", profile="speedface_v5l_push")
+    (resolved,) = resolve_adms_terminals([face], CONFIGS)
+    assert resolved.verify_map[15] is VerifyMethod.FACE
+    assert resolved.punch_states == {0, 1, 2, 3, 4, 5, 255}
+    bw = AdmsTerminalSettings(serial="BW1", timezone="Asia/Shanghai", profile="bw_fingerprint_zem560")
+    with pytest.raises(ValueError, match=r"BW1.*does not speak ADMS"):
+        resolve_adms_terminals([bw], CONFIGS)
