@@ -168,3 +168,31 @@ def test_wrong_comm_key_is_named_in_the_error(tmp_path: Path) -> None:
         with pytest.raises(DeviceAuthError, match="comm key refused"):
             rig.poller.poll_once()
         assert rig.punches() == []
+
+
+def test_the_cli_simulator_runs_a_fault_profile_and_live_punches(tmp_path: Path) -> None:
+    from tests.support.processes import KaoqinProcess
+    from tests.support.services import free_port, wait_for_port
+
+    profile = tmp_path / "faults.yaml"
+    profile.write_text("single_client: true\nclock_offset_seconds: -600\n")
+    port = free_port()
+    args = ["sim", "terminal", "--port", str(port), "--users", "3", "--records", "0"]
+    process = KaoqinProcess(
+        [*args, "--faults", str(profile), "--live-rate", "600", "--timezone", ZONE], tmp_path / "sim.log"
+    )
+    process.start()
+    try:
+        wait_for_port("127.0.0.1", port)
+        conn = ZK("127.0.0.1", port=port, timeout=5, ommit_ping=True).connect()
+        try:
+            with pytest.raises(ZKErrorResponse, match="Can't connect"):  # single_client from the file
+                ZK("127.0.0.1", port=port, timeout=2, ommit_ping=True).connect()
+            wait_until(lambda: len(conn.get_attendance()) >= 3, 20, "three generated punches")
+            device_now = conn.get_time()
+            host_now = datetime.now(ZoneInfo(ZONE)).replace(tzinfo=None)
+            assert abs((host_now - device_now).total_seconds() - 600) < 30  # clock offset from the file
+        finally:
+            conn.disconnect()
+    finally:
+        assert process.stop() == 0, process.output()
