@@ -46,6 +46,9 @@ class SimFaults(BaseModel):
         default=None, ge=0, description="§6.2: hang up silently after serving this many 1504 chunks"
     )
     drops: int = Field(default=1, ge=0, description="how many connections drop_after_chunks cuts")
+    drop_silently: bool = Field(
+        default=False, description="stop answering instead of closing: the client waits for its timeout"
+    )
     clock_offset_seconds: float = Field(default=0.0, description="initial device clock minus host clock")
     drift_seconds_per_hour: float = Field(default=0.0, description="§6.14: how fast the clock runs away")
     record_capacity: int = Field(default=100_000, ge=1)

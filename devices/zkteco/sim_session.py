@@ -301,6 +301,9 @@ class TerminalSession:
         if limit is not None and faults.drops > 0 and self._chunks_served > limit:
             faults.drops -= 1
             logger.warning("session %#x: dropping the connection mid-transfer (fault)", self.session_id)
+            if faults.drop_silently:
+                self.mute()
+                return []
             raise ConnectionDropped
         chunk = self._buffer[start : start + size]
         # §2.4: PREPARE_DATA with exactly 8 payload bytes, the data, then ACK_OK.

@@ -77,8 +77,11 @@ def test_a_second_client_is_refused_while_the_edge_holds_the_connection(tmp_path
         assert rig.poller.poll_once().new_events == 1  # and the edge's session still works
 
 
-def test_a_connection_dropped_mid_transfer_is_retried_without_duplicates(tmp_path: Path) -> None:
-    faults = SimFaults(drop_after_chunks=1)
+@pytest.mark.parametrize("silently", [False, True], ids=["closed", "silent"])
+def test_a_connection_dropped_mid_transfer_is_retried_without_duplicates(
+    silently: bool, tmp_path: Path
+) -> None:
+    faults = SimFaults(drop_after_chunks=1, drop_silently=silently)
     with (
         TerminalSimulator(serial="SN-DROP", users=20, records=6000, timezone=ZONE, faults=faults) as sim,
         PollerRig(tmp_path, sim, live_capture=False, timeout_seconds=2).start() as rig,
@@ -196,3 +199,22 @@ def test_the_cli_simulator_runs_a_fault_profile_and_live_punches(tmp_path: Path)
             conn.disconnect()
     finally:
         assert process.stop() == 0, process.output()
+
+
+def test_a_clock_that_runs_away_shows_growing_drift_to_the_edge(tmp_path: Path) -> None:
+    faults = SimFaults(drift_seconds_per_hour=36_000)  # ten device seconds per real second
+    with (
+        TerminalSimulator(serial="SN-RUN", users=2, timezone=ZONE, faults=faults) as sim,
+        PollerRig(tmp_path, sim, live_capture=False, clock_drift_threshold_seconds=5) as rig,
+    ):
+        rig.poller.poll_once()
+        first = rig.statuses()[-1]["clock_offset_seconds"]
+        wait_until(
+            lambda: (sim.state.now() - datetime.now(ZoneInfo(ZONE)).replace(tzinfo=None)).total_seconds() > 8,
+            10,
+            "drift",
+        )
+        rig.poller.poll_once()
+        status = rig.statuses()[-1]
+        assert status["clock_offset_seconds"] > first + 5
+        assert any("ahead of the edge" in a for a in status["alerts"])
