@@ -148,3 +148,64 @@ def test_an_unknown_serial_is_refused_and_reported_as_unregistered(adms: Any) ->
     reports = [s for s in queued(outbox, EventKind.DEVICE_STATUS) if s["device_id"] == "STRANGER01"]
     assert len(reports) == 1  # reported once, not once per request
     assert "unregistered device" in reports[0]["error"]
+
+
+def test_the_agent_serves_adms_and_sends_staff_to_push_terminals(mosquitto_url: str, tmp_path: Path) -> None:
+    import uuid
+
+    from contracts import EdgeCommand, TerminalUser, UpsertUsersCommand, command_topic, encode, event_topic
+    from edge.agent import EdgeAgent
+    from edge.settings import EdgeSettings
+    from tests.support.brokers import Probe
+    from tests.support.processes import wait_until
+
+    edge_id = f"edge-{uuid.uuid4().hex[:8]}"
+    settings = EdgeSettings(
+        edge_id=edge_id,
+        mqtt_url=mosquitto_url,
+        outbox_path=tmp_path / "outbox.sqlite3",
+        firmware_configs_dir=Path(__file__).resolve().parents[2] / "firmware_configs",
+        adms=AdmsSettings(
+            host="127.0.0.1",
+            port=0,
+            terminals=[
+                AdmsTerminalSettings(serial=SERIAL, timezone="Asia/Shanghai", profile="speedface_v5l_push")
+            ],
+        ),
+    )
+    agent = EdgeAgent(settings)
+    agent.start()
+    server = Probe(mosquitto_url, event_topic(edge_id, EventKind.PUNCH, SERIAL))
+    try:
+        assert agent.adms is not None
+        base = f"http://127.0.0.1:{agent.adms.port}"
+        with httpx.Client(base_url=base, headers=HEADERS, timeout=5) as client:
+            reply = client.post(
+                "/iclock/cdata",
+                params={"SN": SERIAL, "table": "ATTLOG", "Stamp": "1"},
+                content="7\t2026-11-02 08:29:41\t0\t15\t0\t0\t0\n",
+            )
+            assert reply.text == "OK:1"
+            command = EdgeCommand(
+                command_id=uuid.uuid4().hex,
+                edge_id=edge_id,
+                issued_at=datetime.now(UTC),
+                command=UpsertUsersCommand(users=[TerminalUser(user_id="7", name="Zhou Jun", admin=True)]),
+            )
+            server.publish(command_topic(edge_id), encode(command))
+
+            def polled() -> str:
+                return client.get("/iclock/getrequest", params={"SN": SERIAL}).text
+
+            lines: list[str] = []
+            wait_until(lambda: (text := polled()) != "OK" and not lines.append(text), 20, "the user command")
+        assert "DATA UPDATE USERINFO PIN=7\tName=Zhou Jun\tPri=14" in lines[0]
+        published = json.loads(server.get().payload)  # the pushed punch went out over MQTT
+        assert (published["user_id"], published["source"], published["verify_method"]) == (
+            "7",
+            "adms",
+            "face",
+        )
+    finally:
+        server.close()
+        agent.stop()
