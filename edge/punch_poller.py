@@ -92,6 +92,7 @@ class PunchPoller:
         self._last_full_read_at: datetime | None = None
         self._last_check_at: datetime | None = None
         self._live_since_full_read = 0
+        self._known_complete_at: datetime | None = None
         self._clock_drifted = False
         self._status = TerminalStatusReporter(
             edge_id=edge_id,
@@ -191,6 +192,10 @@ class PunchPoller:
         cursor = self._outbox.cursor(self.serial)
         note = log_change(cursor.next_index, cursor.last_event_id, ids)
         known_absent_at = datetime.fromisoformat(cursor.read_at) if cursor.read_at else None
+        if known_absent_at is not None and self._known_complete_at is not None:
+            # A health check since then found exactly the records already known: anything new in
+            # the log now was not there at that check either.
+            known_absent_at = max(known_absent_at, self._known_complete_at)
         added = self._queue(punches, ids, observed_at, known_absent_at, PunchSource.PULL, reading)
         self._last_read_at = self._last_full_read_at = self._last_check_at = observed_at
         self._full_read_requested = False
@@ -221,7 +226,9 @@ class PunchPoller:
         reading = self._check_clock(device)
         self._last_check_at = self._clock.now()
         expected = self._outbox.cursor(self.serial).next_index + self._live_since_full_read
-        if info.records != expected:
+        if info.records == expected:
+            self._known_complete_at = self._last_check_at
+        else:
             logger.info(
                 "terminal %s: log holds %d records, %d expected: reconciling",
                 self.serial,

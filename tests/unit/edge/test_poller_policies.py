@@ -109,3 +109,20 @@ def test_a_failing_command_is_retried_then_given_up_and_reported(tmp_path: Path)
     terminal.reachable = True
     p.poll_once()
     assert any("given up after 3 attempts" in a for a in queued(box, EventKind.DEVICE_STATUS)[-1]["alerts"])
+
+
+def test_a_record_inserted_after_a_complete_health_check_is_flagged(tmp_path: Path) -> None:
+    terminal = FakeTerminal(punches=2)
+    clock = FakeClock(datetime(2026, 11, 2, 2, 0, tzinfo=UTC))  # 10:00 in Shanghai
+    p, box = poller(tmp_path, terminal, clock=clock, backfill_tolerance_seconds=600)
+    p.poll_once()  # full read at 10:00
+    clock.advance(3600)
+    p.check_once()  # 11:00: the log holds exactly what is known
+    clock.advance(60)
+    terminal.punch("9", datetime(2026, 11, 2, 10, 30))  # 补签 at 11:01 for 10:30, no live event
+    terminal.punch("8", datetime(2026, 11, 2, 11, 0, 30))  # a real punch after the check
+    terminal.live.clear()
+    p.poll_once()
+    flags = {e["user_id"]: e["flags"] for e in queued(box, EventKind.PUNCH)}
+    assert "device_time_far_before_observed" in flags["9"]  # the full read was at 10:00, the check at 11:00
+    assert "device_time_far_before_observed" not in flags["8"]
