@@ -22,6 +22,7 @@ from server.adapters.read_store import ReadStore
 from server.api.dependencies import ApiContext
 from server.api.errors import install_error_handlers
 from server.api.routes import health_router, router
+from server.api.terminal_routes import terminal_router
 from server.services.ingest import IngestService, IngestStats
 from server.settings import ServerSettings
 
@@ -66,6 +67,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
                 ingest_stats=stats,
                 broker_url=settings.broker_url,
                 broker_connected=lambda: consumer.connected,
+                command_sender=consumer,
             )
             logger.info("server ready (database and broker %s)", settings.broker_url)
             yield
@@ -79,5 +81,6 @@ def create_app(settings: ServerSettings) -> FastAPI:
     )
     app.include_router(router)
     app.include_router(health_router)
+    app.include_router(terminal_router)
     install_error_handlers(app)
     return app

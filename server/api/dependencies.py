@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 
 from server.adapters.read_store import ReadStore
 from server.services.ingest import IngestStats
+from server.services.terminal_sync import CommandSender
 
 
 @dataclass
@@ -21,6 +22,7 @@ class ApiContext:
     ingest_stats: IngestStats
     broker_url: str
     broker_connected: Callable[[], bool]
+    command_sender: CommandSender | None = None  # sends EdgeCommands (terminal sync)
 
 
 def api_context(request: Request) -> ApiContext:
