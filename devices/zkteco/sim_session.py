@@ -9,14 +9,11 @@ from __future__ import annotations
 import logging
 import random
 import struct
-import threading
-from collections import deque
 from collections.abc import Callable
 from typing import Literal
 
 from devices.zkteco.packets import (
     CommandCode,
-    EventFlag,
     FramingError,
     Header,
     ReplyCode,
@@ -28,13 +25,11 @@ from devices.zkteco.packets import (
     parse_packet,
 )
 from devices.zkteco.records import (
-    AttendanceRecord,
-    LiveEvent,
     decode_user,
-    encode_live_event,
     encode_sizes,
 )
 from devices.zkteco.sim_faults import ConnectionDropped
+from devices.zkteco.sim_live import LiveEventChannel
 from devices.zkteco.sim_state import DeviceState
 
 logger = logging.getLogger(__name__)
@@ -86,14 +81,9 @@ class TerminalSession:
         self.session_id = 0
         self.authenticated = False
         self.closed = False
-        self._send_event = send_event
-        self._event_size = event_size
+        self._live = LiveEventChannel(state, send_event, event_size)
         self._rng = rng or random.Random()
         self._buffer: bytes | None = None
-        self._lock = threading.Lock()
-        self._events_on = False
-        self._awaiting_ack = False
-        self._pending_events: deque[bytes] = deque()
         self._holds_tcp_session = False
         self._chunks_served = 0
         self.muted = False
@@ -141,7 +131,7 @@ class TerminalSession:
             logger.debug("session %#x: checksum mismatch on %d", self.session_id, header.command)
         if header.command == ReplyCode.ACK_OK:
             # §1.4: the client's ACK of a live event; never answered.
-            return self._event_acked()
+            return self._live.acked()
         if not self.authenticated and header.command not in _ALWAYS_ALLOWED:
             return [self._reply(ReplyCode.ACK_UNAUTH, header)]
         if header.command in self.state.faults.busy_commands and header.command not in _ALWAYS_ALLOWED:
@@ -163,20 +153,18 @@ class TerminalSession:
 
     def mute(self) -> None:
         """Stop answering and sending events without closing the connection (a silent device)."""
-        self.state.unsubscribe(self._on_punch)
+        self._live.stop()
         self.muted = True
-        if self._holds_tcp_session:
-            self._holds_tcp_session = False
-            self.state.release_tcp_session()
+        self._release_tcp_session()
 
     def close(self) -> None:
         """Forget the session: stop live events and drop any read buffer."""
-        self.state.unsubscribe(self._on_punch)
-        with self._lock:
-            self._events_on = False
-            self._pending_events.clear()
+        self._live.stop()
         self._buffer = None
         self.closed = True
+        self._release_tcp_session()
+
+    def _release_tcp_session(self) -> None:
         if self._holds_tcp_session:
             self._holds_tcp_session = False
             self.state.release_tcp_session()
@@ -377,37 +365,5 @@ class TerminalSession:
     # ------------------------------------------------------------ live events (§2.10)
 
     def _reg_event(self, request: Header, payload: bytes) -> list[bytes]:
-        mask = struct.unpack_from("<I", payload)[0] if len(payload) >= 4 else 0
-        with self._lock:
-            self._events_on = bool(mask & EventFlag.ATTLOG)
-            self._awaiting_ack = False
-            self._pending_events.clear()
-        if mask & EventFlag.ATTLOG:
-            self.state.subscribe(self._on_punch)
-        else:
-            self.state.unsubscribe(self._on_punch)
+        self._live.register(payload)
         return self._ok(request)
-
-    def _on_punch(self, record: AttendanceRecord) -> None:
-        event = LiveEvent(record.user_id, record.verify_mode, record.punch_state, record.timestamp)
-        # Event packets: session slot = EF_ATTLOG, reply id 0 (§2.10).
-        packet = build_packet(
-            CommandCode.REG_EVENT, EventFlag.ATTLOG, 0, encode_live_event(event, self._event_size)
-        )
-        with self._lock:
-            if not self._events_on:
-                return
-            if self._awaiting_ack:
-                # One event per frame and wait for the ACK: coalesced events crash pyzk (§2.10).
-                self._pending_events.append(packet)
-                return
-            self._awaiting_ack = True
-            self._send_event(packet)
-
-    def _event_acked(self) -> list[bytes]:
-        with self._lock:
-            self._awaiting_ack = False
-            if self._events_on and self._pending_events:
-                self._awaiting_ack = True
-                return [self._pending_events.popleft()]
-        return []
