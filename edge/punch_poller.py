@@ -93,6 +93,7 @@ class PunchPoller:
         self._last_check_at: datetime | None = None
         self._live_since_full_read = 0
         self._known_complete_at: datetime | None = None
+        self._undecodable = 0
         self._clock_drifted = False
         self._status = TerminalStatusReporter(
             edge_id=edge_id,
@@ -200,6 +201,7 @@ class PunchPoller:
         self._last_read_at = self._last_full_read_at = self._last_check_at = observed_at
         self._full_read_requested = False
         self._live_since_full_read = 0
+        self._undecodable = len(problems)  # counted by the device, never in the cursor
         alerts = [note] if note else []
         if self._should_clear(info):
             cleared, why = clear_if_acknowledged(
@@ -207,7 +209,7 @@ class PunchPoller:
             )
             alerts.append(why)
             if cleared:
-                punches, ids = [], []
+                punches, ids, self._undecodable = [], [], 0
         self._outbox.add(
             [], cursor=(self.serial, ReadCursor(len(ids), ids[-1] if ids else None, observed_at.isoformat()))
         )
@@ -225,7 +227,8 @@ class PunchPoller:
         device, info = self._open_and_identify()
         reading = self._check_clock(device)
         self._last_check_at = self._clock.now()
-        expected = self._outbox.cursor(self.serial).next_index + self._live_since_full_read
+        known = self._outbox.cursor(self.serial).next_index + self._undecodable
+        expected = known + self._live_since_full_read
         if info.records == expected:
             self._known_complete_at = self._last_check_at
         else:

@@ -126,3 +126,24 @@ def test_a_record_inserted_after_a_complete_health_check_is_flagged(tmp_path: Pa
     flags = {e["user_id"]: e["flags"] for e in queued(box, EventKind.PUNCH)}
     assert "device_time_far_before_observed" in flags["9"]  # the full read was at 10:00, the check at 11:00
     assert "device_time_far_before_observed" not in flags["8"]
+
+
+def test_a_corrupt_record_does_not_make_every_health_check_reconcile(tmp_path: Path) -> None:
+    from devices.errors import BadRecordError
+
+    terminal = FakeTerminal(punches=3)
+    terminal.problems = [BadRecordError("10.0.0.5:4370", 40, "record #1: day is out of range for month")]
+    real_info = terminal.read_info
+
+    def info_counting_the_corrupt_record() -> object:
+        info = real_info()
+        return info.__class__(**{**info.__dict__, "records": len(terminal.log) + len(terminal.problems)})
+
+    terminal.read_info = info_counting_the_corrupt_record  # type: ignore[method-assign]
+    p, _ = poller(tmp_path, terminal)
+    p.poll_once()
+    p.check_once()
+    assert p._full_read_requested is False
+    terminal.punch("4", datetime(2026, 11, 2, 9, 59))  # missed by live capture
+    p.check_once()
+    assert p._full_read_requested is True
