@@ -9,10 +9,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from devices.terminal import FingerprintTerminal, Punch
+from devices.terminal import FingerprintTerminal, Punch, TerminalInfo
 from edge.outbox import Outbox
 
 logger = logging.getLogger(__name__)
+
+
+def clearing_due(policy: str, at_fill: float, info: TerminalInfo, requested: bool) -> tuple[bool, str | None]:
+    """Whether to try clearing now (the log is ``at_fill`` full, or a command asked), and why not
+    when a command asked and the policy forbids it."""
+    if policy == "never":
+        refusal = "clear_log refused: the terminal's policy is clear_log: never" if requested else None
+        return False, refusal
+    full = info.record_capacity > 0 and info.records >= at_fill * info.record_capacity
+    return info.records > 0 and (full or requested), None
 
 
 def clear_if_acknowledged(

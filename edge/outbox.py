@@ -144,6 +144,28 @@ class Outbox:
             rows = self._db.execute("SELECT event_id FROM seen_records WHERE device = ?", (device,))
             return {row[0] for row in rows}
 
+    def forget_seen(self, device: str, *, still_on_device: Iterable[str], seen_before: float) -> int:
+        """Forget ids first seen before ``seen_before`` (epoch seconds) that the device no longer
+        holds: they can never be read again, so remembering them only grows the file."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute("CREATE TEMP TABLE IF NOT EXISTS on_device (event_id TEXT PRIMARY KEY)")
+                self._db.execute("DELETE FROM on_device")
+                self._db.executemany(
+                    "INSERT OR IGNORE INTO on_device VALUES (?)", ((i,) for i in still_on_device)
+                )
+                forgotten = self._db.execute(
+                    "DELETE FROM seen_records WHERE device = ? AND first_seen_at < ? "
+                    "AND event_id NOT IN (SELECT event_id FROM on_device)",
+                    (device, seen_before),
+                ).rowcount
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return int(forgotten)
+
     def pending_on(self, topic: str) -> int:
         """How many events on ``topic`` still wait for the server's acknowledgement."""
         with self._lock:

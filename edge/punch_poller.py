@@ -25,12 +25,13 @@ from contracts import (
 )
 from devices.errors import DeviceError
 from devices.terminal import FingerprintTerminal, Punch, TerminalInfo
-from edge.log_clearing import clear_if_acknowledged
+from edge.log_clearing import clear_if_acknowledged, clearing_due
 from edge.outbox import Outbox, OutboxMessage, ReadCursor
 from edge.ports import Clock, TerminalFactory
 from edge.punch_events import PunchContext, build_punch_event, record_id
 from edge.reconcile_schedule import in_window
 from edge.record_checks import ClockReading, FlagRules, log_change
+from edge.seen_records import SeenRecords
 from edge.settings import TerminalSettings
 from edge.terminal_locator import TerminalLocator
 from edge.terminal_status import TerminalStatusReporter
@@ -87,7 +88,7 @@ class PunchPoller:
         self._full_read_requested = True  # the first pass reads the whole log
         self._clear_requested = False
         self._tasks: queue.Queue[tuple[Callable[[FingerprintTerminal], str | None], int]] = queue.Queue()
-        self._seen: set[str] | None = None
+        self._seen = SeenRecords(outbox, terminal.serial, terminal.seen_retention_days)
         self._last_read_at: datetime | None = None
         self._last_full_read_at: datetime | None = None
         self._last_check_at: datetime | None = None
@@ -213,6 +214,7 @@ class PunchPoller:
         self._outbox.add(
             [], cursor=(self.serial, ReadCursor(len(ids), ids[-1] if ids else None, observed_at.isoformat()))
         )
+        self._seen.prune(ids, observed_at)
         self._status.health(
             info, reading, alerts, self._locator.address, self._last_read_at, [str(p) for p in problems]
         )
@@ -260,7 +262,7 @@ class PunchPoller:
         source: PunchSource,
         reading: ClockReading | None,
     ) -> int:
-        seen = self._seen_ids()
+        seen = self._seen.ids()
         fresh: dict[str, Punch] = {}
         for punch, event_id in zip(punches, ids, strict=True):
             if event_id not in seen:
@@ -291,27 +293,18 @@ class PunchPoller:
             clock_unreliable=clock_unreliable,
         )
 
-    def _seen_ids(self) -> set[str]:
-        if self._seen is None:
-            self._seen = self._outbox.seen_ids(self.serial)
-        return self._seen
-
     def _ids_all_seen(self, log: list[Punch]) -> bool:
-        seen = self._seen_ids()
+        seen = self._seen.ids()
         return all(record_id(self.serial, p) in seen for p in log)
 
     def _should_clear(self, info: TerminalInfo) -> bool:
-        if self.settings.clear_log == "never":
-            if self._clear_requested:
-                self._clear_requested = False
-                self._alerts_once("clear_log refused: the terminal's policy is clear_log: never")
-            return False
-        full = (
-            info.record_capacity > 0
-            and info.records >= self.settings.clear_log_at_fill * info.record_capacity
-        )
         requested, self._clear_requested = self._clear_requested, False
-        return info.records > 0 and (full or requested)
+        clear, refusal = clearing_due(
+            self.settings.clear_log, self.settings.clear_log_at_fill, info, requested
+        )
+        if refusal:
+            self._alerts_once(refusal)
+        return clear
 
     def _alerts_once(self, message: str) -> None:
         logger.warning("terminal %s: %s", self.serial, message)

@@ -69,6 +69,9 @@ class TerminalSettings(BaseModel):
     reconcile_window: str | None = Field(
         default=None, pattern=r"^\d\d:\d\d-\d\d:\d\d$", description="off-peak HH:MM-HH:MM, terminal zone"
     )
+    seen_retention_days: float = Field(
+        default=90, gt=0, description="remember ids of records gone from the device this long"
+    )
     candidate_hosts: list[str] = Field(
         default_factory=list,
         description="host or host:port where the terminal may turn up after an IP change",

@@ -147,3 +147,19 @@ def test_a_corrupt_record_does_not_make_every_health_check_reconcile(tmp_path: P
     terminal.punch("4", datetime(2026, 11, 2, 9, 59))  # missed by live capture
     p.check_once()
     assert p._full_read_requested is True
+
+
+def test_ids_of_records_long_gone_from_the_device_are_forgotten(tmp_path: Path) -> None:
+    terminal = FakeTerminal(punches=3)
+    clock = FakeClock(datetime.now(UTC))  # the outbox stamps first-seen times with the host clock
+    p, box = poller(tmp_path, terminal, clock=clock, seen_retention_days=90)
+    p.poll_once()
+    box.remove([m.event_id for m in box.due(resend_after=0, limit=100, max_unacked=100)])  # acknowledged
+    gone = terminal.log[:2]
+    del terminal.log[:2]  # overwritten on the device
+    clock.advance(91 * 86400)
+    p.poll_once()
+    assert len(box.seen_ids("SN1")) == 1  # only the record still on the device is remembered
+    terminal.log[:0] = gone  # a record that comes back after its id was forgotten is read again
+    clock.advance(60)
+    assert p.poll_once().new_events == 2
