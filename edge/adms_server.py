@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 from contracts import DeviceKind, DeviceStatus, EventKind, PunchSource, encode, event_topic
 from contracts.topics import TopicError, check_id
-from devices.terminal import Punch
+from devices.terminal import Punch, TerminalInfo
 from edge.adms_protocol import (
     CommandResult,
     count_operlog,
@@ -36,7 +36,7 @@ from edge.adms_settings import AdmsSettings, AdmsTerminalSettings
 from edge.outbox import Outbox, OutboxMessage
 from edge.ports import Clock
 from edge.punch_events import PunchContext, build_punch_event, record_id
-from edge.record_checks import FlagRules
+from edge.record_checks import FlagRules, capacity_alert
 
 logger = logging.getLogger(__name__)
 
@@ -157,6 +157,22 @@ class AdmsEndpoint:
     def on_poll(self, serial: str, info: str | None, client: str) -> str:
         if info:
             device = parse_info(info)
+            terminal = self._terminals[serial]
+            level, alerts = capacity_alert(
+                TerminalInfo(
+                    serial=serial,
+                    firmware=device.firmware,
+                    platform="",
+                    device_name="",
+                    mac="",
+                    users=device.users or 0,
+                    records=device.records or 0,
+                    record_capacity=terminal.record_capacity or 0,
+                    fingers=device.fingers or 0,
+                    finger_capacity=terminal.finger_capacity or 0,
+                    user_capacity=terminal.user_capacity or 0,
+                )
+            )
             self._status(
                 serial,
                 reachable=True,
@@ -165,6 +181,11 @@ class AdmsEndpoint:
                 users=device.users,
                 fingers=device.fingers,
                 records=device.records,
+                user_capacity=terminal.user_capacity,
+                finger_capacity=terminal.finger_capacity,
+                record_capacity=terminal.record_capacity,
+                capacity_alert=level,
+                alerts=alerts,
             )
         with self._lock:
             queue = self._commands[serial]

@@ -31,6 +31,10 @@ class AdmsTerminalSettings(BaseModel):
     punch_states: set[int] = Field(default_factory=lambda: {0, 1, 2, 3, 4, 5, 255})
     future_tolerance_seconds: float = Field(default=120.0, ge=0)
     backfill_tolerance_seconds: float = Field(default=600.0, ge=0)
+    # Capacities for the fill alerts (ADMS INFO reports counts only); a profile fills them in.
+    user_capacity: int | None = Field(default=None, ge=1)
+    finger_capacity: int | None = Field(default=None, ge=1)
+    record_capacity: int | None = Field(default=None, ge=1)
 
     @field_validator("serial")
     @classmethod

@@ -62,6 +62,14 @@ def apply_adms_profile(terminal: AdmsTerminalSettings, profile: FirmwareProfile)
         update["verify_map"] = {code: VerifyMethod(method) for code, method in profile.verify_codes.items()}
     if "punch_states" not in terminal.model_fields_set:
         update["punch_states"] = set(profile.punch_states)
+    capacity = profile.capacity
+    for key, value in (
+        ("user_capacity", capacity.users),
+        ("finger_capacity", capacity.fingerprints),
+        ("record_capacity", capacity.records),
+    ):
+        if key not in terminal.model_fields_set:
+            update[key] = value
     return terminal.model_copy(update=update)
 
 

@@ -29,7 +29,9 @@ HEADERS = {"User-Agent": "iClock Proxy/1.09", "Connection": "close"}
 def adms(tmp_path: Path) -> Iterator[tuple[httpx.Client, AdmsEndpoint, Outbox]]:
     outbox = Outbox(tmp_path / "outbox.sqlite3")
     settings = AdmsSettings(
-        host="127.0.0.1", port=0, terminals=[AdmsTerminalSettings(serial=SERIAL, timezone="Asia/Shanghai")]
+        host="127.0.0.1",
+        port=0,
+        terminals=[AdmsTerminalSettings(serial=SERIAL, timezone="Asia/Shanghai", record_capacity=6000)],
     )
     endpoint = AdmsEndpoint(settings, edge_id="edge-adms", outbox=outbox, clock=SystemClock()).start()
     try:
@@ -118,6 +120,8 @@ def test_commands_are_polled_and_their_results_recorded(adms: Any) -> None:
     status = queued(outbox, EventKind.DEVICE_STATUS)[-1]
     assert (status["users"], status["fingers"], status["records"]) == (120, 240, 5123)
     assert status["address"] == "192.168.1.77"
+    assert status["capacity_alert"] == "warning"
+    assert status["alerts"] == ["records 5123 of 6000 (85%) used"]
     results = f"ID={first}&Return=0&CMD=DATA\nID={second}&Return=-1005&CMD=INFO\nUserCount=120\n"
     assert client.post("/iclock/devicecmd", params={"SN": SERIAL}, content=results).text == "OK"
     assert endpoint.results[first].return_code == 0

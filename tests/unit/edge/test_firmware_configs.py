@@ -94,3 +94,16 @@ def test_adms_terminals_take_their_profile_maps_and_pull_only_models_are_refused
     bw = AdmsTerminalSettings(serial="BW1", timezone="Asia/Shanghai", profile="bw_fingerprint_zem560")
     with pytest.raises(ValueError, match=r"BW1.*does not speak ADMS"):
         resolve_adms_terminals([bw], CONFIGS)
+
+
+def test_adms_terminals_take_their_capacity_from_the_profile() -> None:
+    from edge.adms_settings import AdmsTerminalSettings
+    from edge.firmware import resolve_adms_terminals
+
+    face = AdmsTerminalSettings(serial="SF1", timezone="Asia/Shanghai", profile="speedface_v5l_push")
+    (resolved,) = resolve_adms_terminals([face], CONFIGS)
+    assert (resolved.user_capacity, resolved.finger_capacity, resolved.record_capacity) == (
+        6000,
+        6000,
+        200000,
+    )
