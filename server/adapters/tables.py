@@ -212,3 +212,6 @@ dead_letters = Table(
     Column("claimed_event_id", String(ID_LENGTH), nullable=True),
     Index(None, "received_at"),
 )
+
+# The attendance engine's tables share this metadata (imported last: they need it defined).
+import server.adapters.tables_attendance  # noqa: E402, F401
