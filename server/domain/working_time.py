@@ -123,9 +123,9 @@ def validate_timetable(timetable: Timetable) -> None:
                 )
     probe = date(2024, 1, 1)
     for offset in range(366):
-        day = probe + timedelta(days=offset)
-        if not any(version.covers(day) for version in timetable.versions):
-            raise WorkingTimeError(f"versions: no version covers {day.month:02d}-{day.day:02d}")
+        probed = probe + timedelta(days=offset)
+        if not any(version.covers(probed) for version in timetable.versions):
+            raise WorkingTimeError(f"versions: no version covers {probed.month:02d}-{probed.day:02d}")
 
 
 @dataclass(frozen=True)

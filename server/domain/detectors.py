@@ -1,0 +1,346 @@
+"""Proxy sign-in (代签) and backfill (补签) detectors: each a named pure rule over punches and faces.
+
+Every hit is a P6 suspicion with its evidence and a confidence, for a human to review; none is a
+sanction. Thresholds come from settings (server.services.attendance_settings).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from server.domain.incidents import DetectedIncident, Prohibition
+
+BIOMETRIC = frozenset({"fingerprint", "face", "palm"})
+
+
+@dataclass(frozen=True)
+class DetectorThresholds:
+    face_window_seconds: int = 30
+    burst_window_seconds: int = 20
+    burst_min_people: int = 3
+    recurring_pair_gap_seconds: int = 15
+    recurring_pair_min_days: int = 5
+    backfill_max_delay_minutes: int = 24 * 60
+    future_tolerance_seconds: int = 300
+
+
+@dataclass(frozen=True)
+class PunchFact:
+    event_id: str
+    staff_id: str
+    device_id: str
+    site_id: str | None
+    at: datetime  # occurred_at: the terminal's time
+    observed_at: datetime  # when the edge first saw the record
+    verify_method: str
+    flags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FaceFact:
+    event_id: str
+    camera_id: str
+    at: datetime
+    staff_id: str | None  # None: a face the camera could not identify
+    liveness_ok: bool | None = None  # None: the camera does not report liveness
+
+
+@dataclass(frozen=True)
+class DetectionInputs:
+    punches: Sequence[PunchFact]
+    faces: Sequence[FaceFact]
+    cameras_of_terminal: Mapping[str, tuple[str, ...]]
+    travel_minutes: Mapping[tuple[str, str], int] = field(default_factory=dict)
+    biometric_required: frozenset[str] = frozenset()  # staff whose timetable requires it
+    zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
+
+
+def _hit(
+    rule: str, key: str, punch: PunchFact, zone: ZoneInfo, summary: str, confidence: float, **evidence: object
+) -> DetectedIncident:
+    return DetectedIncident(
+        key=f"P6:{rule}:{key}",
+        staff_id=punch.staff_id,
+        prohibition=Prohibition.P6,
+        rule=rule,
+        day=punch.at.astimezone(zone).date(),
+        summary=summary,
+        evidence={"punches": [punch.event_id], "at": punch.at.isoformat(), "device": punch.device_id}
+        | evidence,
+        confidence=confidence,
+    )
+
+
+class _FaceIndex:
+    """Faces per camera, sorted by time, for window look-ups."""
+
+    def __init__(self, faces: Iterable[FaceFact]) -> None:
+        self._by_camera: dict[str, list[FaceFact]] = defaultdict(list)
+        for face in faces:
+            self._by_camera[face.camera_id].append(face)
+        for items in self._by_camera.values():
+            items.sort(key=lambda f: (f.at, f.event_id))
+
+    def around(self, cameras: Iterable[str], at: datetime, seconds: int) -> list[FaceFact]:
+        window = timedelta(seconds=seconds)
+        return [
+            face
+            for camera in cameras
+            for face in self._by_camera.get(camera, ())
+            if abs(face.at - at) <= window
+        ]
+
+
+def face_mismatch_and_nobody(inputs: DetectionInputs, t: DetectorThresholds) -> list[DetectedIncident]:
+    """At a terminal with a linked camera: the camera identified someone else and not the punching
+    person (face_mismatch), or identified nobody at all (nobody_identified), within the window."""
+    index = _FaceIndex(inputs.faces)
+    found = []
+    for punch in inputs.punches:
+        cameras = inputs.cameras_of_terminal.get(punch.device_id, ())
+        if not cameras:
+            continue
+        seen = index.around(cameras, punch.at, t.face_window_seconds)
+        known = sorted({f.staff_id for f in seen if f.staff_id is not None})
+        if punch.staff_id in known:
+            continue
+        thresholds = {"face_window_seconds": t.face_window_seconds}
+        faces = [f.event_id for f in seen]
+        if known:
+            found.append(
+                _hit(
+                    "face_mismatch",
+                    punch.event_id,
+                    punch,
+                    inputs.zone,
+                    f"camera saw {', '.join(known)}, not {punch.staff_id}, at the punch",
+                    0.8,
+                    faces=faces,
+                    seen_staff=known,
+                    cameras=list(cameras),
+                    thresholds=thresholds,
+                )
+            )
+        else:
+            found.append(
+                _hit(
+                    "nobody_identified",
+                    punch.event_id,
+                    punch,
+                    inputs.zone,
+                    "punch with nobody identified by the terminal's camera",
+                    0.5,
+                    faces=faces,
+                    cameras=list(cameras),
+                    thresholds=thresholds,
+                )
+            )
+    return found
+
+
+def punch_burst(inputs: DetectionInputs, t: DetectorThresholds) -> list[DetectedIncident]:
+    """Several different people punching at one terminal within seconds, more than its camera saw:
+    each puncher the camera did not see is suspected."""
+    index = _FaceIndex(inputs.faces)
+    by_terminal: dict[str, list[PunchFact]] = defaultdict(list)
+    for punch in inputs.punches:
+        by_terminal[punch.device_id].append(punch)
+    window = timedelta(seconds=t.burst_window_seconds)
+    found: dict[str, DetectedIncident] = {}
+    for terminal, punches in by_terminal.items():
+        punches.sort(key=lambda p: (p.at, p.event_id))
+        start = 0
+        for end in range(len(punches)):
+            while punches[end].at - punches[start].at > window:
+                start += 1
+            group = punches[start : end + 1]
+            people = sorted({p.staff_id for p in group})
+            if len(people) < t.burst_min_people:
+                continue
+            middle = group[0].at + (group[-1].at - group[0].at) / 2
+            seconds = t.burst_window_seconds + t.face_window_seconds
+            seen = {
+                f.staff_id
+                for f in index.around(inputs.cameras_of_terminal.get(terminal, ()), middle, seconds)
+            }
+            if len(seen - {None}) >= len(people):
+                continue
+            for punch in group:
+                if punch.staff_id in seen or punch.event_id in found:
+                    continue
+                found[punch.event_id] = _hit(
+                    "punch_burst",
+                    punch.event_id,
+                    punch,
+                    inputs.zone,
+                    f"{len(people)} people punched within {t.burst_window_seconds}s; the camera saw {len(seen - {None})}",
+                    0.6,
+                    burst=[p.event_id for p in group],
+                    people=people,
+                    thresholds={
+                        "burst_window_seconds": t.burst_window_seconds,
+                        "burst_min_people": t.burst_min_people,
+                    },
+                )
+    return list(found.values())
+
+
+def non_biometric_punch(inputs: DetectionInputs, t: DetectorThresholds) -> list[DetectedIncident]:
+    """A card or password punch by someone whose timetable requires a biometric."""
+    return [
+        _hit(
+            "non_biometric",
+            p.event_id,
+            p,
+            inputs.zone,
+            f"punched by {p.verify_method} where a biometric is required",
+            0.9,
+            verify_method=p.verify_method,
+        )
+        for p in inputs.punches
+        if p.staff_id in inputs.biometric_required and p.verify_method not in BIOMETRIC
+    ]
+
+
+def impossible_travel(inputs: DetectionInputs, t: DetectorThresholds) -> list[DetectedIncident]:
+    """Two punches of one person at two sites closer in time than the travel time between them."""
+    by_staff: dict[str, list[PunchFact]] = defaultdict(list)
+    for punch in inputs.punches:
+        if punch.site_id is not None:
+            by_staff[punch.staff_id].append(punch)
+    found = []
+    for punches in by_staff.values():
+        punches.sort(key=lambda p: (p.at, p.event_id))
+        for before, after in itertools.pairwise(punches):
+            if before.site_id == after.site_id:
+                continue
+            assert before.site_id is not None
+            assert after.site_id is not None
+            needed = inputs.travel_minutes.get((before.site_id, after.site_id))
+            if needed is None:
+                needed = inputs.travel_minutes.get((after.site_id, before.site_id))
+            took = (after.at - before.at).total_seconds() / 60
+            if needed is not None and took < needed:
+                found.append(
+                    _hit(
+                        "impossible_travel",
+                        after.event_id,
+                        after,
+                        inputs.zone,
+                        f"{took:.0f} min after a punch at {before.site_id}; travel takes {needed} min",
+                        0.9,
+                        punches=[before.event_id, after.event_id],
+                        sites=[before.site_id, after.site_id],
+                        travel_minutes=needed,
+                    )
+                )
+    return found
+
+
+def recurring_pair(inputs: DetectionInputs, t: DetectorThresholds) -> list[DetectedIncident]:
+    """Two people punching one right after the other at the same terminal on many days."""
+    by_terminal: dict[str, list[PunchFact]] = defaultdict(list)
+    for punch in inputs.punches:
+        by_terminal[punch.device_id].append(punch)
+    gap = timedelta(seconds=t.recurring_pair_gap_seconds)
+    days: dict[tuple[str, str], dict[date, tuple[PunchFact, PunchFact]]] = defaultdict(dict)
+    for punches in by_terminal.values():
+        punches.sort(key=lambda p: (p.at, p.event_id))
+        for first, second in itertools.pairwise(punches):
+            if first.staff_id != second.staff_id and second.at - first.at <= gap:
+                pair = (first.staff_id, second.staff_id)
+                days[pair].setdefault(second.at.astimezone(inputs.zone).date(), (first, second))
+    found = []
+    for (first_staff, second_staff), seen in sorted(days.items()):
+        if len(seen) < t.recurring_pair_min_days:
+            continue
+        last_day = max(seen)
+        last = seen[last_day][1]
+        found.append(
+            _hit(
+                "recurring_pair",
+                f"{first_staff}:{second_staff}:{min(seen)}",
+                last,
+                inputs.zone,
+                f"{second_staff} punched right after {first_staff} on {len(seen)} days",
+                0.4,
+                punches=sorted(e.event_id for pair in seen.values() for e in pair),
+                pair=[first_staff, second_staff],
+                days=sorted(str(d) for d in seen),
+                thresholds={
+                    "recurring_pair_gap_seconds": t.recurring_pair_gap_seconds,
+                    "recurring_pair_min_days": t.recurring_pair_min_days,
+                },
+            )
+        )
+    return found
+
+
+def backfill(inputs: DetectionInputs, t: DetectorThresholds) -> list[DetectedIncident]:
+    """A record whose device time lies far before the edge first saw it, or in the future, or made
+    while the terminal's clock was known to be wrong; a face check-in that failed liveness."""
+    found = []
+    late = timedelta(minutes=t.backfill_max_delay_minutes)
+    ahead = timedelta(seconds=t.future_tolerance_seconds)
+    for p in inputs.punches:
+        reasons = []
+        if p.observed_at - p.at > late or "device_time_far_before_observed" in p.flags:
+            reasons.append("device_time_far_before_observed")
+        if p.at - p.observed_at > ahead or "device_time_in_future" in p.flags:
+            reasons.append("device_time_in_future")
+        if "clock_unreliable" in p.flags:
+            reasons.append("clock_unreliable")
+        if reasons:
+            found.append(
+                _hit(
+                    "backfill",
+                    p.event_id,
+                    p,
+                    inputs.zone,
+                    "record suspected backfilled: " + ", ".join(reasons),
+                    0.7,
+                    reasons=reasons,
+                    observed_at=p.observed_at.isoformat(),
+                    flags=list(p.flags),
+                    thresholds={
+                        "backfill_max_delay_minutes": t.backfill_max_delay_minutes,
+                        "future_tolerance_seconds": t.future_tolerance_seconds,
+                    },
+                )
+            )
+    for face in inputs.faces:
+        if face.liveness_ok is False and face.staff_id is not None:
+            found.append(
+                DetectedIncident(
+                    key=f"P6:liveness_failed:{face.event_id}",
+                    staff_id=face.staff_id,
+                    prohibition=Prohibition.P6,
+                    rule="liveness_failed",
+                    day=face.at.astimezone(inputs.zone).date(),
+                    summary="face check-in failed the liveness check (a photo or screen?)",
+                    evidence={"faces": [face.event_id], "camera": face.camera_id, "at": face.at.isoformat()},
+                    confidence=0.7,
+                )
+            )
+    return found
+
+
+RULES = {
+    "face_camera": face_mismatch_and_nobody,
+    "punch_burst": punch_burst,
+    "non_biometric": non_biometric_punch,
+    "impossible_travel": impossible_travel,
+    "recurring_pair": recurring_pair,
+    "backfill": backfill,
+}
+
+
+def detect_all(inputs: DetectionInputs, thresholds: DetectorThresholds) -> list[DetectedIncident]:
+    """Every rule's hits, in a stable order."""
+    hits = [hit for rule in RULES.values() for hit in rule(inputs, thresholds)]
+    return sorted(hits, key=lambda h: h.key)

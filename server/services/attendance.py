@@ -1,0 +1,228 @@
+"""The attendance engine: decide every person's days over a range, set-based, and keep the
+incidents that follow from them (P1 from days, P6 from the detectors) in step with the data.
+
+One run loads the range's punches, faces, absences and device reports in a few queries, decides in
+memory with the pure rules of server.domain, and writes back only what changed. A day is decided only
+once every device of the person's site has reported past its window; until then it stays pending.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from server.adapters.attendance_store import AttendanceStore, EngineInputs
+from server.domain.day_decision import DayResult, Mark, day_window, days_of_mark, decide_day, is_day_complete
+from server.domain.detectors import DetectionInputs, DetectorThresholds, detect_all
+from server.domain.incidents import DetectedIncident, P1Thresholds, p1_incidents
+from server.services.attendance_settings import AttendanceSettings
+from server.services.incidents import Clock, IncidentService, Reconciliation, _utc_now
+from server.services.working_time_models import national_calendar
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DayChange:
+    staff_id: str
+    day: date
+    before: str | None  # the stored status, None when the day was pending
+    after: str
+
+
+@dataclass
+class RunReport:
+    start: date
+    end: date
+    decided: int = 0
+    pending: int = 0
+    changes: list[DayChange] = field(default_factory=list)
+    incidents: Reconciliation = field(default_factory=Reconciliation)
+    dry_run: bool = False
+
+    def as_text(self) -> str:
+        verb = "would" if self.dry_run else "did"
+        lines = [
+            f"{self.start.isoformat()}..{self.end.isoformat()}: {self.decided} day(s) decided, "
+            f"{self.pending} pending (a device of the site has not reported past them)",
+            f"days that {verb} change: {len(self.changes)}",
+        ]
+        lines += [
+            f"  {c.staff_id} {c.day.isoformat()}: {c.before or 'pending'} -> {c.after}" for c in self.changes
+        ]
+        lines.append(f"incidents that {verb} be raised: {len(self.incidents.raised)}")
+        lines += [
+            f"  {i.key} ({i.prohibition.value}, confidence {i.confidence}): {i.summary}"
+            for i in self.incidents.raised
+        ]
+        lines.append(f"incidents that {verb} be withdrawn: {len(self.incidents.withdrawn)}")
+        lines += [f"  {key}: {reason}" for key, reason in self.incidents.withdrawn]
+        lines.append(f"incidents that {verb} be reinstated: {len(self.incidents.reinstated)}")
+        lines += [f"  {key}" for key in self.incidents.reinstated]
+        return "\n".join(lines)
+
+
+class AttendanceEngine:
+    def __init__(
+        self,
+        store: AttendanceStore,
+        incidents: IncidentService,
+        settings: AttendanceSettings,
+        clock: Clock = _utc_now,
+    ) -> None:
+        self.store = store
+        self.incidents = incidents
+        self.settings = settings
+        self.zone = settings.zone
+        self.clock = clock
+
+    def run(
+        self,
+        start: date,
+        end: date,
+        *,
+        dry_run: bool = False,
+        p1: P1Thresholds | None = None,
+        detectors: DetectorThresholds | None = None,
+    ) -> RunReport:
+        """Decide ``start``..``end`` (inclusive); with ``dry_run`` write nothing and report what would change."""
+        if end < start:
+            raise ValueError(f"to: {end.isoformat()} is before from: {start.isoformat()}")
+        # Marks of an overnight shift fall on the next day; the day before may reach into the range.
+        since = datetime.combine(start - timedelta(days=1), time(0), self.zone)
+        until = datetime.combine(end + timedelta(days=2), time(0), self.zone)
+        inputs = self.store.load_inputs(since, until)
+        results, pending = self._decide(inputs, start, end)
+        report = RunReport(start, end, decided=len(results), pending=pending, dry_run=dry_run)
+
+        stored = self.store.stored_days(start, end)
+        changed = []
+        for result in results:
+            before = stored.get((result.staff_id, result.day))
+            if before != result.summary():
+                changed.append(result)
+                report.changes.append(
+                    DayChange(
+                        result.staff_id, result.day, str(before[0]) if before else None, result.status.value
+                    )
+                )
+        if not dry_run:
+            now = self.clock()
+            self.store.write_days([_day_row(r, now) for r in changed])
+
+        decided = {(r.staff_id, r.day) for r in results}
+        found = self.findings(
+            inputs, results, decided, p1 or self.settings.p1(), detectors or self.settings.detectors()
+        )
+        by_key = {(r.staff_id, r.day): r for r in results}
+
+        def why_gone(key: str) -> str:
+            parts = key.split(":")
+            if parts[0] == "P1" and len(parts) >= 4:
+                day = by_key.get((parts[2], date.fromisoformat(parts[3])))
+                if day is not None:
+                    return f"re-decided: {parts[3]} is now {day.status.value} for {parts[2]}"
+            return "re-decided: the rule no longer finds it in the current data"
+
+        departments = {s.staff_id: s.department_id for s in inputs.staff}
+        report.incidents = self.incidents.reconcile(
+            found,
+            datetime.combine(start, time(0), self.zone),
+            datetime.combine(end + timedelta(days=1), time(0), self.zone),
+            departments,
+            dry_run=dry_run,
+            why_gone=why_gone,
+        )
+        logger.info(
+            "attendance %s..%s: %d decided, %d pending, %d changed, %d raised, %d withdrawn%s",
+            start,
+            end,
+            report.decided,
+            report.pending,
+            len(report.changes),
+            len(report.incidents.raised),
+            len(report.incidents.withdrawn),
+            " (dry run)" if dry_run else "",
+        )
+        return report
+
+    def _decide(self, inputs: EngineInputs, start: date, end: date) -> tuple[list[DayResult], int]:
+        calendar = national_calendar(start, end, inputs.overrides)
+        results: list[DayResult] = []
+        pending = 0
+        for person in inputs.staff:
+            timetable = inputs.timetables[person.timetable_id]
+            by_day: dict[date, list[Mark]] = defaultdict(list)
+            for mark in inputs.marks.get(person.staff_id, ()):
+                for day in days_of_mark(mark.at, self.zone):
+                    by_day[day].append(mark)
+            devices = inputs.site_devices.get(person.site_id, [])
+            absences = inputs.absences.get(person.staff_id, [])
+            day = start
+            while day <= end:
+                horizon = day_window(timetable.version_for(day), day, self.zone).end
+                if is_day_complete(horizon, devices, inputs.reported_until) and (
+                    devices or horizon <= self.clock()
+                ):
+                    results.append(
+                        decide_day(
+                            person.staff_id,
+                            day,
+                            timetable,
+                            calendar.day(day),
+                            by_day.get(day, ()),
+                            absences,
+                            self.zone,
+                        )
+                    )
+                else:
+                    pending += 1
+                day += timedelta(days=1)
+        return results, pending
+
+    def findings(
+        self,
+        inputs: EngineInputs,
+        results: list[DayResult],
+        decided: set[tuple[str, date]],
+        p1: P1Thresholds,
+        thresholds: DetectorThresholds,
+    ) -> list[DetectedIncident]:
+        """P1 from the decided days and P6 from the detectors, on decided days only: a finding on a
+        day whose data may still arrive (a camera not yet reported) could be false."""
+        substitutes = {s.staff_id: s.substitute_staff_id for s in inputs.staff if s.substitute_staff_id}
+        found = p1_incidents(results, substitutes, p1)
+        biometric = frozenset(
+            s.staff_id for s in inputs.staff if inputs.timetables[s.timetable_id].require_biometric
+        )
+        detection = DetectionInputs(
+            punches=inputs.punches,
+            faces=inputs.faces,
+            cameras_of_terminal=inputs.cameras_of_terminal,
+            travel_minutes=inputs.travel_minutes,
+            biometric_required=biometric,
+            zone=self.zone,
+        )
+        found += [hit for hit in detect_all(detection, thresholds) if (hit.staff_id, hit.day) in decided]
+        return sorted(found, key=lambda f: f.key)
+
+
+def _day_row(result: DayResult, now: datetime) -> dict[str, Any]:
+    return {
+        "staff_id": result.staff_id,
+        "day": result.day,
+        "status": result.status.value,
+        "late_minutes": result.late_minutes,
+        "early_minutes": result.early_minutes,
+        "missing_punches": result.missing_punches,
+        "absent_sessions": result.absent_sessions,
+        "detail": {
+            "sessions": [{k: v for k, v in vars(s).items() if v not in (None, 0)} for s in result.sessions],
+            "marks": list(result.marks),
+            "absences": list(result.absences),
+        },
+        "decided_at": now,
+    }
