@@ -19,8 +19,11 @@ from server.adapters.ingest_store import SqlIngestStore
 from server.adapters.migrate import migrate
 from server.adapters.mqtt_consumer import MqttConsumer
 from server.adapters.read_store import ReadStore
+from server.api.attendance_deps import AttendanceServices
+from server.api.attendance_routes import attendance_router
 from server.api.dependencies import ApiContext
 from server.api.errors import install_error_handlers
+from server.api.incident_routes import incident_router
 from server.api.routes import health_router, router
 from server.api.terminal_routes import terminal_router
 from server.services.ingest import IngestService, IngestStats
@@ -69,6 +72,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
                 broker_connected=lambda: consumer.connected,
                 command_sender=consumer,
             )
+            app.state.attendance = AttendanceServices.build(engine, settings.attendance)
             logger.info("server ready (database and broker %s)", settings.broker_url)
             yield
             logger.info("server shutting down")
@@ -82,5 +86,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
     app.include_router(router)
     app.include_router(health_router)
     app.include_router(terminal_router)
+    app.include_router(attendance_router)
+    app.include_router(incident_router)
     install_error_handlers(app)
     return app

@@ -12,6 +12,8 @@ import yaml
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from server.services.attendance_settings import AttendanceSettings
+
 ENV_PREFIX = "KAOQIN_SERVER_"
 
 
@@ -45,6 +47,10 @@ class ServerSettings(BaseSettings):
     ingest_batch_size: int = Field(default=200, ge=1, le=10_000)
     # amqtt waits only 5 s for a PUBACK, and PUBACK follows the commit: stay well below that.
     ingest_batch_wait_seconds: float = Field(default=0.2, gt=0, le=2.0)
+    attendance: AttendanceSettings = Field(
+        default_factory=AttendanceSettings,
+        description="the attendance engine: office time zone and each rule's thresholds",
+    )
 
     @property
     def broker_url(self) -> str:

@@ -1,0 +1,67 @@
+"""The attendance engine's services as the routers reach them (``app.state.attendance``), and the
+one place where their errors become HTTP answers that name what to fix."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
+
+from server.adapters.attendance_store import AttendanceStore, NotFoundError
+from server.adapters.incident_store import IncidentStore
+from server.domain.incidents import IncidentStateError
+from server.services.attendance import AttendanceEngine
+from server.services.attendance_settings import AttendanceSettings
+from server.services.incidents import IncidentService, WarningService
+
+
+@dataclass
+class AttendanceServices:
+    store: AttendanceStore
+    incidents: IncidentService
+    warnings: WarningService
+    engine: AttendanceEngine
+    settings: AttendanceSettings
+
+    @classmethod
+    def build(cls, engine: Engine, settings: AttendanceSettings) -> AttendanceServices:
+        store = AttendanceStore(engine)
+        incident_store = IncidentStore(engine)
+        incidents = IncidentService(incident_store, settings.zone)
+        return cls(
+            store=store,
+            incidents=incidents,
+            warnings=WarningService(incident_store, settings.zone),
+            engine=AttendanceEngine(store, incidents, settings),
+            settings=settings,
+        )
+
+
+def attendance_services(request: Request) -> AttendanceServices:
+    services: AttendanceServices = request.app.state.attendance
+    return services
+
+
+Services = Annotated[AttendanceServices, Depends(attendance_services)]
+
+
+@contextmanager
+def refusals(missing_status: int = status.HTTP_404_NOT_FOUND) -> Iterator[None]:
+    """Turn the services' refusals into 404/409/422 with the service's message (which names the field)."""
+    try:
+        yield
+    except NotFoundError as exc:
+        raise HTTPException(missing_status, detail=str(exc).strip("'\"")) from None
+    except IncidentStateError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from None
+    except IntegrityError as exc:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, detail=f"conflicts with stored data: {exc.orig}"
+        ) from None
+    except ValueError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)) from None

@@ -1,0 +1,233 @@
+"""Incidents under the six prohibitions and efficiency warnings under /api/v1.
+
+There is no sign-in yet: whoever decides, explains or appeals is named in the request body
+(``decided_by``, ``by``), and every step is recorded with who, when and why.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from server.adapters.incident_store import IncidentQuery
+from server.api.attendance_deps import Services, refusals
+from server.domain.incidents import PROHIBITION_TEXT, IncidentAction, IncidentState, Prohibition
+from server.services.working_time_models import Id
+
+incident_router = APIRouter(prefix="/api/v1", tags=["incidents and warnings"])
+
+_MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024
+Person = Annotated[str, Field(min_length=1, max_length=255)]
+Reason = Annotated[str, Field(min_length=1, max_length=5000)]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class IncidentIn(_In):
+    """An incident reported by an inspector (明察暗访), under any of the six prohibitions."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "staff_id": "s-0007",
+                    "prohibition": "P2",
+                    "summary": "playing a computer game at the service window at 10:20",
+                    "occurred_at": "2025-06-12T10:20:00+08:00",
+                    "reported_by": "inspector-wang",
+                    "evidence": {"place": "window 3"},
+                }
+            ]
+        },
+    )
+
+    staff_id: Id
+    prohibition: Prohibition = Field(description="P1..P6 (六个不准)")
+    summary: Reason
+    occurred_at: AwareDatetime
+    reported_by: Person
+    evidence: dict[str, Any] = Field(default_factory=dict)
+
+
+class DecisionIn(_In):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"action": "confirm", "decided_by": "hr-li", "reason": "camera snapshot clear"}]
+        },
+    )
+
+    action: Literal["review", "confirm", "dismiss"]
+    decided_by: Person = Field(description="who decides (recorded; sign-in comes with a later issue)")
+    reason: Reason
+
+
+class StatementIn(_In):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"by": "s-0007", "text": "I was at the archive on duty"}]},
+    )
+
+    by: Person = Field(description="who writes it: the staff member, or someone for them")
+    text: Reason
+
+
+class WarningIn(_In):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"incident_id": "…", "issued_by": "discipline-office", "reason": "P1 confirmed"}]
+        },
+    )
+
+    incident_id: str
+    issued_by: Person
+    reason: Reason
+
+
+class WithdrawalIn(_In):
+    withdrawn_by: Person
+    reason: Reason
+
+
+@incident_router.get("/prohibitions")
+def list_prohibitions() -> list[dict[str, str]]:
+    """The six prohibitions (六个不准) and their codes."""
+    return [{"code": code.value, "text": text} for code, text in PROHIBITION_TEXT.items()]
+
+
+@incident_router.post("/incidents", status_code=status.HTTP_201_CREATED)
+def report_incident(body: IncidentIn, services: Services) -> dict[str, Any]:
+    with refusals(status.HTTP_422_UNPROCESSABLE_CONTENT):
+        incident_id = services.incidents.report(body.model_dump())
+    return services.incidents.store.incident(incident_id)
+
+
+@incident_router.get("/incidents")
+def list_incidents(
+    services: Services,
+    prohibition: Prohibition | None = None,
+    state: IncidentState | None = None,
+    department: str | None = None,
+    staff: str | None = None,
+    source: Annotated[Literal["rule", "inspector"] | None, Query()] = None,
+    since: AwareDatetime | None = None,
+    until: AwareDatetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    """Incidents, newest first, filtered by prohibition, state, department, person, source and time."""
+    items, total = services.incidents.store.incidents(
+        IncidentQuery(
+            prohibition=prohibition.value if prohibition else None,
+            state=state.value if state else None,
+            department_id=department,
+            staff_id=staff,
+            source=source,
+            since=since,
+            until=until,
+            limit=limit,
+            offset=offset,
+        )
+    )
+    return {"items": items, "total": total, "limit": limit, "offset": offset}
+
+
+@incident_router.get("/incidents/{incident_id}")
+def get_incident(incident_id: str, services: Services) -> dict[str, Any]:
+    """One incident with its evidence, its full history (who, when, why) and its attachments."""
+    with refusals():
+        return services.incidents.store.incident(incident_id)
+
+
+@incident_router.post("/incidents/{incident_id}/decision")
+def decide_incident(incident_id: str, body: DecisionIn, services: Services) -> dict[str, Any]:
+    """reported → under_review (review) → confirmed or dismissed."""
+    with refusals():
+        return services.incidents.act(incident_id, IncidentAction(body.action), body.decided_by, body.reason)
+
+
+@incident_router.post("/incidents/{incident_id}/explanation")
+def explain_incident(incident_id: str, body: StatementIn, services: Services) -> dict[str, Any]:
+    """The staff member's explanation; recorded in the history, the state stays."""
+    with refusals():
+        return services.incidents.act(incident_id, IncidentAction.EXPLAIN, body.by, body.text)
+
+
+@incident_router.post("/incidents/{incident_id}/appeal")
+def appeal_incident(incident_id: str, body: StatementIn, services: Services) -> dict[str, Any]:
+    """An appeal against a confirmed incident puts it back under review."""
+    with refusals():
+        return services.incidents.act(incident_id, IncidentAction.APPEAL, body.by, body.text)
+
+
+@incident_router.post("/incidents/{incident_id}/attachments", status_code=status.HTTP_201_CREATED)
+async def attach(
+    incident_id: str,
+    services: Services,
+    file: Annotated[UploadFile, File(description="a photo, a document, a recording")],
+    uploaded_by: Annotated[str, Form(min_length=1, max_length=255)],
+) -> dict[str, Any]:
+    content = await file.read(_MAX_ATTACHMENT_BYTES + 1)
+    with refusals():
+        if len(content) > _MAX_ATTACHMENT_BYTES:
+            raise ValueError(f"file: larger than {_MAX_ATTACHMENT_BYTES} bytes")
+        if not content:
+            raise ValueError("file: empty")
+        attachment_id = str(uuid.uuid4())
+        services.incidents.store.add_attachment(
+            {
+                "attachment_id": attachment_id,
+                "incident_id": incident_id,
+                "filename": file.filename or "attachment",
+                "content_type": file.content_type or "application/octet-stream",
+                "content": content,
+                "uploaded_by": uploaded_by,
+                "uploaded_at": datetime.now(UTC),
+            }
+        )
+    return {"attachment_id": attachment_id, "size": len(content)}
+
+
+@incident_router.get("/incidents/{incident_id}/attachments/{attachment_id}")
+def get_attachment(incident_id: str, attachment_id: str, services: Services) -> Response:
+    with refusals():
+        row = services.incidents.store.attachment(incident_id, attachment_id)
+    return Response(
+        row["content"],
+        media_type=row["content_type"],
+        headers={"Content-Disposition": f'attachment; filename="{row["filename"]}"'},
+    )
+
+
+@incident_router.post("/warnings", status_code=status.HTTP_201_CREATED)
+def issue_warning(body: WarningIn, services: Services) -> dict[str, Any]:
+    """An efficiency warning (效能告诫) for a confirmed incident; every second staff warning of a
+    department in a year gives its head one automatically."""
+    with refusals(status.HTTP_422_UNPROCESSABLE_CONTENT):
+        return services.warnings.issue(body.incident_id, body.issued_by, body.reason)
+
+
+@incident_router.post("/warnings/{warning_id}/withdrawal")
+def withdraw_warning(warning_id: str, body: WithdrawalIn, services: Services) -> dict[str, Any]:
+    """Withdraw a staff warning; a head's warning it caused goes too if the count no longer reaches it."""
+    with refusals():
+        return services.warnings.withdraw(warning_id, body.withdrawn_by, body.reason)
+
+
+@incident_router.get("/warnings")
+def list_warnings(
+    services: Services,
+    year: Annotated[int | None, Query(ge=2000, le=2200)] = None,
+    staff: str | None = None,
+    department: str | None = None,
+) -> list[dict[str, Any]]:
+    """Warnings in issue order; a head's escalation shows ``kind: escalation`` and ``caused_by``."""
+    return services.incidents.store.warnings(year, staff, department)

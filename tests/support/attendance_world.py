@@ -1,0 +1,146 @@
+"""Builds attendance data through the real parts: contracts events stored by the real ingest store,
+working-time data through the real HTTP API. Used by the attendance tests."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from contracts import DeviceStatus, FaceObservation, PunchEvent
+from contracts.events import DeviceKind, FaceOutcome, PunchFlag, PunchSource, VerifyMethod
+from server.adapters.ingest_store import SqlIngestStore
+from server.api.attendance_deps import AttendanceServices
+from server.api.attendance_routes import attendance_router
+from server.api.errors import install_error_handlers
+from server.api.incident_routes import incident_router
+from server.services.attendance_settings import AttendanceSettings
+from server.services.ingest import IngestBatch
+
+ZONE = ZoneInfo("Asia/Shanghai")
+EDGE = "edge-bureau"
+_VERIFY_CODES = {
+    VerifyMethod.PASSWORD: 0,
+    VerifyMethod.FINGERPRINT: 1,
+    VerifyMethod.CARD: 4,
+    VerifyMethod.FACE: 15,
+}
+
+TIMETABLE = {
+    "name": "Bureau standard",
+    "policy": "four_punches",
+    "require_biometric": True,
+    "versions": [
+        {
+            "name": "summer",
+            "valid_from": "05-01",
+            "valid_to": "09-30",
+            "grace_minutes": 5,
+            "sessions": [
+                {"name": "morning", "start": "08:00", "end": "12:00"},
+                {"name": "afternoon", "start": "15:00", "end": "18:00"},
+            ],
+        },
+        {
+            "name": "winter",
+            "valid_from": "10-01",
+            "valid_to": "04-30",
+            "grace_minutes": 5,
+            "sessions": [
+                {"name": "morning", "start": "08:30", "end": "12:00"},
+                {"name": "afternoon", "start": "14:30", "end": "17:30"},
+            ],
+        },
+    ],
+}
+
+
+def local(day: date, hhmm: str, seconds: int = 0) -> datetime:
+    hour, minute = (int(x) for x in hhmm.split(":"))
+    return datetime.combine(day, time(hour, minute, seconds), ZONE)
+
+
+def attendance_app(engine: Engine, settings: AttendanceSettings | None = None) -> FastAPI:
+    """The attendance routers on a real database, without the MQTT side."""
+    app = FastAPI()
+    app.include_router(attendance_router)
+    app.include_router(incident_router)
+    install_error_handlers(app)
+    app.state.attendance = AttendanceServices.build(engine, settings or AttendanceSettings())
+    return app
+
+
+class AttendanceWorld:
+    def __init__(self, engine: Engine, client: TestClient) -> None:
+        self.ingest = SqlIngestStore(engine)
+        self.client = client
+        self._track = 0
+
+    def ok(self, method: str, path: str, **kw: Any) -> Any:
+        reply = self.client.request(method, path, **kw)
+        assert reply.status_code < 300, f"{method} {path}: {reply.status_code} {reply.text}"
+        return reply.json() if reply.content else None
+
+    def _store(self, *events: Any, stored_at: datetime | None = None) -> None:
+        self.ingest.store_batch(IngestBatch(events=list(events)), stored_at or events[0].occurred_at)
+
+    def punch(
+        self,
+        serial: str,
+        pin: str,
+        at: datetime,
+        method: VerifyMethod = VerifyMethod.FINGERPRINT,
+        observed_at: datetime | None = None,
+        flags: list[PunchFlag] | None = None,
+    ) -> str:
+        event = PunchEvent.create(
+            edge_id=EDGE,
+            device_serial=serial,
+            user_id=pin,
+            device_time=at.replace(tzinfo=None),
+            occurred_at=at,
+            observed_at=observed_at or at + timedelta(seconds=2),
+            verify_mode=_VERIFY_CODES[method],
+            verify_method=method,
+            punch_state=0,
+            source=PunchSource.LIVE,
+            flags=flags,
+        )
+        self._store(event, stored_at=event.observed_at)
+        return event.event_id
+
+    def face(self, camera: str, staff_id: str | None, at: datetime, terminal: str | None = None) -> str:
+        self._track += 1
+        event = FaceObservation.create(
+            edge_id=EDGE,
+            camera_id=camera,
+            track_id=self._track,
+            occurred_at=at,
+            outcome=FaceOutcome.KNOWN if staff_id else FaceOutcome.UNKNOWN,
+            staff_id=staff_id,
+            distance=0.4 if staff_id else None,
+            linked_terminal=terminal,
+        )
+        self._store(event)
+        return event.event_id
+
+    def reported(self, device_id: str, until: datetime, kind: DeviceKind = DeviceKind.TERMINAL) -> None:
+        """The device's edge reports it read everything up to ``until``."""
+        event = DeviceStatus.create(
+            edge_id=EDGE,
+            device_id=device_id,
+            device_kind=kind,
+            occurred_at=until,
+            reachable=True,
+            last_read_at=until if kind is DeviceKind.TERMINAL else None,
+        )
+        self._store(event)
+
+    def four_punches(
+        self, serial: str, pin: str, day: date, times: tuple[str, ...] = ("07:55", "12:02", "14:55", "18:03")
+    ) -> list[str]:
+        return [self.punch(serial, pin, local(day, t)) for t in times]
