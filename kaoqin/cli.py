@@ -11,6 +11,7 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -109,6 +110,31 @@ def cmd_asyncapi(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_rules_replay(args: argparse.Namespace) -> int:
+    from server.services.replay import parse_thresholds, replay
+    from server.settings import SettingsError, load_server_settings
+
+    try:
+        settings = load_server_settings(args.config)
+        rules = parse_thresholds(args.threshold, settings.attendance)
+    except (SettingsError, ValidationError, ValueError) as exc:
+        return _config_error(exc)
+    try:
+        report = replay(settings.database_url, rules, args.from_day, args.to_day)
+    except ValueError as exc:
+        print(f"replay refused: {exc}", file=sys.stderr)
+        return 2
+    print(report.as_text())
+    return 0
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date; use YYYY-MM-DD") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kaoqin", description="Kaoqin attendance: edge agents and server.")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
@@ -162,6 +188,16 @@ def build_parser() -> argparse.ArgumentParser:
     asyncapi = contracts.add_parser("asyncapi", help="print or write the AsyncAPI 3 document")
     asyncapi.add_argument("--output", type=Path)
     asyncapi.set_defaults(func=cmd_asyncapi)
+
+    rules = sub.add_parser("rules", help="the attendance rules").add_subparsers(dest="what", required=True)
+    replay = rules.add_parser("replay", help="recompute days and detections over history; write nothing")
+    replay.add_argument("--from", dest="from_day", type=_day, required=True, metavar="DATE")
+    replay.add_argument("--to", dest="to_day", type=_day, required=True, metavar="DATE")
+    replay.add_argument("--config", type=Path, help="server YAML settings (database, attendance thresholds)")
+    replay.add_argument(
+        "--threshold", action="append", default=[], metavar="NAME=VALUE", help="try a threshold (repeatable)"
+    )
+    replay.set_defaults(func=cmd_rules_replay)
     return parser
 
 

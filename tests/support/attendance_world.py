@@ -76,6 +76,7 @@ def attendance_app(engine: Engine, settings: AttendanceSettings | None = None) -
 
 class AttendanceWorld:
     def __init__(self, engine: Engine, client: TestClient) -> None:
+        self.engine = engine
         self.ingest = SqlIngestStore(engine)
         self.client = client
         self._track = 0
