@@ -53,7 +53,7 @@ class EngineInputs:
 
 def _one(connection: Connection, table: Any, column: Any, value: str, what: str) -> None:
     if connection.execute(select(column).where(column == value)).first() is None:
-        raise NotFoundError(f"{what}: no such {what.split('_id')[0]} {value!r}")
+        raise NotFoundError(f"{what}: no such {table.name.rstrip('s')} {value!r}")
 
 
 class AttendanceStore:

@@ -56,7 +56,7 @@ def refusals(missing_status: int = status.HTTP_404_NOT_FOUND) -> Iterator[None]:
     try:
         yield
     except NotFoundError as exc:
-        raise HTTPException(missing_status, detail=str(exc).strip("'\"")) from None
+        raise HTTPException(missing_status, detail=str(exc)) from None
     except IncidentStateError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from None
     except IntegrityError as exc:

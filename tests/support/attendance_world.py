@@ -80,6 +80,7 @@ class AttendanceWorld:
         self.ingest = SqlIngestStore(engine)
         self.client = client
         self._track = 0
+        self._buffer: list[Any] | None = None
 
     def ok(self, method: str, path: str, **kw: Any) -> Any:
         reply = self.client.request(method, path, **kw)
@@ -87,7 +88,19 @@ class AttendanceWorld:
         return reply.json() if reply.content else None
 
     def _store(self, *events: Any, stored_at: datetime | None = None) -> None:
+        if self._buffer is not None:
+            self._buffer.extend(events)
+            return
         self.ingest.store_batch(IngestBatch(events=list(events)), stored_at or events[0].occurred_at)
+
+    def buffered(self) -> None:
+        """Collect events until :meth:`flush` stores them in one batch (a month of data is large)."""
+        self._buffer = []
+
+    def flush(self) -> None:
+        events, self._buffer = self._buffer or [], None
+        if events:
+            self.ingest.store_batch(IngestBatch(events=events), max(e.occurred_at for e in events))
 
     def punch(
         self,
