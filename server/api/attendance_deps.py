@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
 from server.adapters.attendance_store import AttendanceStore, NotFoundError
+from server.adapters.decision_store import DecisionStore
 from server.adapters.incident_store import IncidentStore
 from server.domain.incidents import IncidentStateError
 from server.services.attendance import AttendanceEngine
@@ -23,6 +24,7 @@ from server.services.incidents import IncidentService, WarningService
 @dataclass
 class AttendanceServices:
     store: AttendanceStore
+    decisions: DecisionStore
     incidents: IncidentService
     warnings: WarningService
     engine: AttendanceEngine
@@ -30,14 +32,15 @@ class AttendanceServices:
 
     @classmethod
     def build(cls, engine: Engine, settings: AttendanceSettings) -> AttendanceServices:
-        store = AttendanceStore(engine)
+        decisions = DecisionStore(engine)
         incident_store = IncidentStore(engine)
         incidents = IncidentService(incident_store, settings.zone)
         return cls(
-            store=store,
+            store=AttendanceStore(engine),
+            decisions=decisions,
             incidents=incidents,
             warnings=WarningService(incident_store, settings.zone),
-            engine=AttendanceEngine(store, incidents, settings),
+            engine=AttendanceEngine(decisions, incidents, settings),
             settings=settings,
         )
 

@@ -208,7 +208,7 @@ def list_days(
 ) -> list[dict[str, Any]]:
     """Decided days, a day per person, with the sessions, marks and absences that decided them.
     A day not listed is pending: a device of the person's site has not reported past it yet."""
-    return services.store.days(from_day, to_day, staff_id=staff, department_id=department)
+    return services.decisions.days(from_day, to_day, staff_id=staff, department_id=department)
 
 
 @attendance_router.get("/attendance/departments/{department_id}/month")
@@ -225,7 +225,7 @@ def department_month(
         )
     start = date(year, number, 1)
     end = date(year, number, month_calendar.monthrange(year, number)[1])
-    days = services.store.days(start, end, department_id=department_id)
+    days = services.decisions.days(start, end, department_id=department_id)
     people: dict[str, dict[str, Any]] = {
         s["staff_id"]: {"staff_id": s["staff_id"], "name": s["name"], "days": [], "totals": {}}
         for s in services.store.staff(department_id=department_id)

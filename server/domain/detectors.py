@@ -7,10 +7,12 @@ sanction. Thresholds come from settings (server.services.attendance_settings).
 from __future__ import annotations
 
 import itertools
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from server.domain.incidents import DetectedIncident, Prohibition
@@ -29,8 +31,7 @@ class DetectorThresholds:
     future_tolerance_seconds: int = 300
 
 
-@dataclass(frozen=True)
-class PunchFact:
+class PunchFact(NamedTuple):
     event_id: str
     staff_id: str
     device_id: str
@@ -41,8 +42,7 @@ class PunchFact:
     flags: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class FaceFact:
+class FaceFact(NamedTuple):
     event_id: str
     camera_id: str
     at: datetime
@@ -77,23 +77,28 @@ def _hit(
 
 
 class _FaceIndex:
-    """Faces per camera, sorted by time, for window look-ups."""
+    """Faces per camera, sorted by time, for window look-ups by bisection."""
 
     def __init__(self, faces: Iterable[FaceFact]) -> None:
-        self._by_camera: dict[str, list[FaceFact]] = defaultdict(list)
+        by_camera: dict[str, list[FaceFact]] = defaultdict(list)
         for face in faces:
-            self._by_camera[face.camera_id].append(face)
-        for items in self._by_camera.values():
-            items.sort(key=lambda f: (f.at, f.event_id))
+            by_camera[face.camera_id].append(face)
+        self._faces = {
+            camera: sorted(items, key=lambda f: (f.at, f.event_id)) for camera, items in by_camera.items()
+        }
+        self._times = {camera: [f.at for f in items] for camera, items in self._faces.items()}
 
     def around(self, cameras: Iterable[str], at: datetime, seconds: int) -> list[FaceFact]:
         window = timedelta(seconds=seconds)
-        return [
-            face
-            for camera in cameras
-            for face in self._by_camera.get(camera, ())
-            if abs(face.at - at) <= window
-        ]
+        found = []
+        for camera in cameras:
+            times = self._times.get(camera)
+            if not times:
+                continue
+            low = bisect_left(times, at - window)
+            high = bisect_right(times, at + window)
+            found += self._faces[camera][low:high]
+        return found
 
 
 def face_mismatch_and_nobody(inputs: DetectionInputs, t: DetectorThresholds) -> list[DetectedIncident]:
@@ -106,9 +111,9 @@ def face_mismatch_and_nobody(inputs: DetectionInputs, t: DetectorThresholds) -> 
         if not cameras:
             continue
         seen = index.around(cameras, punch.at, t.face_window_seconds)
-        known = sorted({f.staff_id for f in seen if f.staff_id is not None})
-        if punch.staff_id in known:
+        if any(f.staff_id == punch.staff_id for f in seen):
             continue
+        known = sorted({f.staff_id for f in seen if f.staff_id is not None})
         thresholds = {"face_window_seconds": t.face_window_seconds}
         faces = [f.event_id for f in seen]
         if known:
@@ -158,6 +163,8 @@ def punch_burst(inputs: DetectionInputs, t: DetectorThresholds) -> list[Detected
         for end in range(len(punches)):
             while punches[end].at - punches[start].at > window:
                 start += 1
+            if end + 1 - start < t.burst_min_people:
+                continue
             group = punches[start : end + 1]
             people = sorted({p.staff_id for p in group})
             if len(people) < t.burst_min_people:

@@ -9,13 +9,18 @@ once every device of the person's site has reported past its window; until then 
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
+from bisect import bisect_left
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Any
 
-from server.adapters.attendance_store import AttendanceStore, EngineInputs
-from server.domain.day_decision import DayResult, Mark, day_window, days_of_mark, decide_day, is_day_complete
+from server.adapters.decision_store import DecisionStore, EngineInputs
+from server.domain.day_decision import (
+    DayResult,
+    DayWindow,
+    day_window,
+    decide_day,
+    is_day_complete,
+)
 from server.domain.detectors import DetectionInputs, DetectorThresholds, detect_all
 from server.domain.incidents import DetectedIncident, P1Thresholds, p1_incidents
 from server.services.attendance_settings import AttendanceSettings
@@ -68,7 +73,7 @@ class RunReport:
 class AttendanceEngine:
     def __init__(
         self,
-        store: AttendanceStore,
+        store: DecisionStore,
         incidents: IncidentService,
         settings: AttendanceSettings,
         clock: Clock = _utc_now,
@@ -110,8 +115,7 @@ class AttendanceEngine:
                     )
                 )
         if not dry_run:
-            now = self.clock()
-            self.store.write_days([_day_row(r, now) for r in changed])
+            self.store.write_days(changed, self.clock(), stored.keys())
 
         decided = {(r.staff_id, r.day) for r in results}
         found = self.findings(
@@ -153,29 +157,39 @@ class AttendanceEngine:
         calendar = national_calendar(start, end, inputs.overrides)
         results: list[DayResult] = []
         pending = 0
+        now = self.clock()
+        windows: dict[tuple[str, date], DayWindow] = {}
+        completeness: dict[tuple[str, datetime], bool] = {}
         for person in inputs.staff:
             timetable = inputs.timetables[person.timetable_id]
-            by_day: dict[date, list[Mark]] = defaultdict(list)
-            for mark in inputs.marks.get(person.staff_id, ()):
-                for day in days_of_mark(mark.at, self.zone):
-                    by_day[day].append(mark)
+            # The person's marks in time order, cut per day by bisection on the day's window.
+            marks = sorted(inputs.marks.get(person.staff_id, ()))
+            times = [m.at for m in marks]
             devices = inputs.site_devices.get(person.site_id, [])
             absences = inputs.absences.get(person.staff_id, [])
             day = start
             while day <= end:
-                horizon = day_window(timetable.version_for(day), day, self.zone).end
-                if is_day_complete(horizon, devices, inputs.reported_until) and (
-                    devices or horizon <= self.clock()
-                ):
+                window = windows.get((timetable.timetable_id, day))
+                if window is None:
+                    window = day_window(timetable.version_for(day), day, self.zone)
+                    windows[timetable.timetable_id, day] = window
+                # A site without registered devices has nothing to wait for but the clock.
+                key = (person.site_id, window.end)
+                complete = completeness.get(key)
+                if complete is None:
+                    complete = completeness[key] = is_day_complete(window.end, devices, inputs.reported_until)
+                if complete and (devices or window.end <= now):
+                    in_window = marks[bisect_left(times, window.start) : bisect_left(times, window.end)]
                     results.append(
                         decide_day(
                             person.staff_id,
                             day,
                             timetable,
                             calendar.day(day),
-                            by_day.get(day, ()),
+                            in_window,
                             absences,
                             self.zone,
+                            window,
                         )
                     )
                 else:
@@ -208,21 +222,3 @@ class AttendanceEngine:
         )
         found += [hit for hit in detect_all(detection, thresholds) if (hit.staff_id, hit.day) in decided]
         return sorted(found, key=lambda f: f.key)
-
-
-def _day_row(result: DayResult, now: datetime) -> dict[str, Any]:
-    return {
-        "staff_id": result.staff_id,
-        "day": result.day,
-        "status": result.status.value,
-        "late_minutes": result.late_minutes,
-        "early_minutes": result.early_minutes,
-        "missing_punches": result.missing_punches,
-        "absent_sessions": result.absent_sessions,
-        "detail": {
-            "sessions": [{k: v for k, v in vars(s).items() if v not in (None, 0)} for s in result.sessions],
-            "marks": list(result.marks),
-            "absences": list(result.absences),
-        },
-        "decided_at": now,
-    }

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from server.adapters.attendance_store import AttendanceStore
 from server.adapters.db import create_db_engine
+from server.adapters.decision_store import DecisionStore
 from server.adapters.incident_store import IncidentStore
 from server.services.attendance import AttendanceEngine, RunReport
 from server.services.attendance_settings import AttendanceSettings
@@ -32,6 +32,6 @@ def replay(database_url: str, settings: AttendanceSettings, start: date, end: da
     engine = create_db_engine(database_url)
     try:
         incidents = IncidentService(IncidentStore(engine), settings.zone)
-        return AttendanceEngine(AttendanceStore(engine), incidents, settings).run(start, end, dry_run=True)
+        return AttendanceEngine(DecisionStore(engine), incidents, settings).run(start, end, dry_run=True)
     finally:
         engine.dispose()

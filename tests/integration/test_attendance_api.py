@@ -139,6 +139,9 @@ def test_a_day_waits_for_every_device_and_a_late_record_re_decides_it(world: Att
         "a": ("late", 20),
         "b": ("absent", 0),
     }
+    morning = days["a"]["detail"]["sessions"][0]
+    assert (morning["session"], morning["late_minutes"], morning["early_minutes"]) == ("morning", 20, 0)
+    assert len(days["a"]["detail"]["marks"]) == 5  # four punches and the face at the 08:20 punch
     incidents = world.ok("GET", "/api/v1/incidents", params={"prohibition": "P1"})["items"]
     assert [(i["staff_id"], i["rule"], i["state"]) for i in incidents] == [
         ("b", "unexcused_absence", "reported")

@@ -19,7 +19,7 @@ def at(day: date, hhmm: str) -> datetime:
 
 
 def mark(day: date, hhmm: str, name: str | None = None) -> Mark:
-    return Mark(name or f"m-{day.isoformat()}-{hhmm}", at(day, hhmm), "punch", "T1")
+    return Mark(at(day, hhmm), name or f"m-{day.isoformat()}-{hhmm}", "punch", "T1")
 
 
 def split_day(policy: PunchPolicy = PunchPolicy.FOUR_PUNCHES, grace: int = 5) -> Timetable:

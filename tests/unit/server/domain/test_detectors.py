@@ -74,9 +74,7 @@ def test_nobody_identified_only_at_terminals_with_a_camera() -> None:
 
 def test_burst_of_people_more_than_the_camera_saw() -> None:
     punches = [punch(s, "08:00") for s in ("a", "b", "c")]
-    punches = [
-        p.__class__(**{**p.__dict__, "at": p.at + timedelta(seconds=i * 4)}) for i, p in enumerate(punches)
-    ]
+    punches = [p._replace(at=p.at + timedelta(seconds=i * 4)) for i, p in enumerate(punches)]
     hits = punch_burst(inputs(punches, [face("a", "08:00", seconds=2)]), T)
     assert sorted(h.staff_id for h in hits) == ["b", "c"]
     all_seen = [face(s, "08:00", seconds=2) for s in ("a", "b", "c")]
@@ -108,7 +106,7 @@ def test_recurring_pair_over_many_days() -> None:
         day = DAY + timedelta(days=offset)
         first = punch("a", "08:00", day=day)
         second = punch("b", "08:00", day=day)
-        punches += [first, second.__class__(**{**second.__dict__, "at": second.at + timedelta(seconds=8)})]
+        punches += [first, second._replace(at=second.at + timedelta(seconds=8))]
     hits = recurring_pair(inputs(punches), T)
     assert [(h.staff_id, h.evidence["pair"]) for h in hits] == [("b", ["a", "b"])]
     assert recurring_pair(inputs(punches[:8]), T) == []  # four days are not many enough
