@@ -144,9 +144,18 @@ class FaceOutcome(StrEnum):
     UNKNOWN = "unknown"
 
 
+class FaceLiveness(StrEnum):
+    """The camera's liveness verdict on one tracked face (docs/face.md says what it can and cannot stop)."""
+
+    PASSED = "passed"
+    FAILED_STILL = "failed_still"  # the face did not move at all: a photo held in front of the camera
+    FAILED_NO_BLINK = "failed_no_blink"  # a blink was required and none came
+
+
 class FaceObservation(_Payload):
-    """A face identified (or not) by a camera. Version 1 carries the fields check-in needs first;
-    liveness, quality and the evidence snapshot arrive with face check-in."""
+    """A face check-in: a tracked face identified consistently over several frames (or not
+    identified: ``outcome`` "unknown", ``staff_id`` null), with its evidence snapshot. Frames never
+    leave the edge; only this small JPEG of the face does."""
 
     kind: Literal["face"] = "face"
     schema_version: Literal[1] = 1
@@ -159,6 +168,27 @@ class FaceObservation(_Payload):
     staff_id: str | None = None
     distance: float | None = Field(default=None, ge=0)
     linked_terminal: str | None = Field(default=None, description="serial of the terminal beside it")
+    liveness: FaceLiveness | None = Field(default=None, description="null: the camera checks no liveness")
+    blink_required: bool = False
+    quality: float | None = Field(
+        default=None, ge=0, le=1, description="heuristic: size, sharpness, detector"
+    )
+    tolerance: float | None = Field(default=None, gt=0, description="the camera's match tolerance")
+    frames: int | None = Field(default=None, ge=1, description="frames the face was tracked before deciding")
+    first_seen_at: AwareDatetime | None = Field(default=None, description="when the face entered the view")
+    snapshot_jpeg_b64: str | None = Field(
+        default=None, max_length=96_000, description="a small JPEG of the face, base64: the evidence"
+    )
+
+    @model_validator(mode="after")
+    def _outcome_matches_staff(self) -> Self:
+        if (self.outcome is FaceOutcome.KNOWN) != (self.staff_id is not None):
+            raise ValueError("a known face needs its staff_id; an unknown face has none")
+        return self
+
+    @property
+    def liveness_ok(self) -> bool | None:
+        return None if self.liveness is None else self.liveness is FaceLiveness.PASSED
 
     @classmethod
     def create(
@@ -224,6 +254,8 @@ class DeviceStatus(_Payload):
     alerts: list[str] = Field(
         default_factory=list, max_length=20, description="clock drift, log shrink, capacity, address change"
     )
+    frames_per_second: float | None = Field(default=None, ge=0, description="a camera's measured frame rate")
+    bad_frames: int | None = Field(default=None, ge=0, description="a camera's undecodable frames so far")
 
     @classmethod
     def create(cls, *, edge_id: str, device_id: str, occurred_at: datetime, **fields: object) -> DeviceStatus:

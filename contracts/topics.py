@@ -6,6 +6,8 @@ Layout (``{edge}`` is the edge agent's id, ``{device}`` a terminal serial or cam
     kaoqin/v1/edges/{edge}/status                   edge -> server, QoS 1, retained; last will "offline"
     kaoqin/v1/edges/{edge}/commands                 server -> edge, QoS 1
     kaoqin/v1/edges/{edge}/acks                     server -> edge, QoS 1
+    kaoqin/v1/gallery/head                          server -> edges, QoS 1, retained (face gallery)
+    kaoqin/v1/gallery/buckets/{n}                   server -> edges, QoS 1, retained (face gallery)
 
 Every topic an edge writes starts with its own ``kaoqin/v1/edges/{edge}/``, so a broker ACL can
 confine an edge to its own subtree with one pattern (Mosquitto's ``%u``/``%c`` substitution).
@@ -61,6 +63,23 @@ def command_topic(edge_id: str) -> str:
 def ack_topic(edge_id: str) -> str:
     """Topic on which the server acknowledges stored events to one edge."""
     return f"{_EDGES}/{check_id(edge_id, 'edge id')}/acks"
+
+
+def gallery_head_topic() -> str:
+    """Retained: the face gallery's version and the version of each bucket (contracts/faces.py)."""
+    return f"{ROOT}/gallery/head"
+
+
+def gallery_bucket_topic(bucket: int) -> str:
+    """Retained: every enrolled person of one gallery bucket."""
+    if bucket < 0:
+        raise TopicError(f"gallery bucket {bucket} must not be negative")
+    return f"{ROOT}/gallery/buckets/{bucket}"
+
+
+def gallery_filter() -> str:
+    """What an edge subscribes to for the face gallery (the head and every bucket)."""
+    return f"{ROOT}/gallery/#"
 
 
 def server_event_filter(*, share_group: str | None = None) -> str:

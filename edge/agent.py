@@ -16,6 +16,7 @@ from contracts import (
 )
 from devices.terminal import FingerprintTerminal
 from edge.adms_server import AdmsEndpoint
+from edge.face_checkin import FaceCheckIn
 from edge.firmware import resolve_adms_terminals, resolve_terminals
 from edge.mqtt_link import MqttLink
 from edge.outbox import Outbox
@@ -62,13 +63,27 @@ class EdgeAgent:
             adms_terminals = resolve_adms_terminals(adms.terminals, settings.firmware_configs_dir)
             adms = adms.model_copy(update={"terminals": adms_terminals})
         self.outbox = Outbox(settings.outbox_path)
+        self.face = (
+            FaceCheckIn(
+                settings.face,
+                edge_id=settings.edge_id,
+                outbox=self.outbox,
+                clock=self.clock,
+                status_interval=settings.status_interval_seconds,
+                on_queued=lambda: self.link.wake(),
+            )
+            if settings.face is not None
+            else None
+        )
         self.link = MqttLink(
             settings,
             self.outbox,
             self.clock,
             devices=[t.serial for t in settings.terminals]
-            + [t.serial for t in (settings.adms.terminals if settings.adms else [])],
+            + [t.serial for t in (settings.adms.terminals if settings.adms else [])]
+            + [c.camera_id for c in (settings.face.cameras if settings.face else [])],
             on_command=self._on_command,
+            on_gallery=self.face.on_gallery if self.face is not None else None,
         )
         self.pollers = [
             PunchPoller(
@@ -105,6 +120,8 @@ class EdgeAgent:
             self._spawn(f"poller-{poller.serial}", poller.run)
         if self.adms is not None:
             self.adms.start()
+        for loop in self.face.loops if self.face is not None else []:
+            self._spawn(f"camera-{loop.camera_id}", loop.run)
         logger.info(
             "edge %s started: %d terminal(s), broker %s, outbox %s",
             self.settings.edge_id,
@@ -128,6 +145,8 @@ class EdgeAgent:
         for thread in self._threads:
             thread.join(timeout=30)
         self.link.stop()
+        if self.face is not None:
+            self.face.close()
         self.outbox.close()
         logger.info("edge %s stopped", self.settings.edge_id)
 

@@ -12,6 +12,7 @@ import threading
 from collections.abc import Callable
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.client import topic_matches_sub
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
@@ -28,6 +29,7 @@ from contracts import (
     encode,
 )
 from contracts.broker_url import parse_broker_url
+from contracts.topics import gallery_filter
 from edge.outbox import Outbox
 from edge.ports import Clock
 from edge.settings import EdgeSettings
@@ -49,7 +51,9 @@ class MqttLink:
         *,
         devices: list[str],
         on_command: Callable[[EdgeCommand], None],
+        on_gallery: Callable[[str, bytes], None] | None = None,
     ) -> None:
+        self._on_gallery = on_gallery  # face gallery messages (topic, payload), if this edge has cameras
         self._settings = settings
         self._outbox = outbox
         self._clock = clock
@@ -156,6 +160,8 @@ class MqttLink:
             return
         logger.info("connected to broker %s", self._settings.mqtt_url)
         client.subscribe([(ack_topic(self._edge_id), 1), (command_topic(self._edge_id), 1)])
+        if self._on_gallery is not None:
+            client.subscribe(gallery_filter(), 1)  # retained: every (re)connect brings the whole gallery
         client.publish(edge_status_topic(self._edge_id), self._status(EdgeState.ONLINE), qos=1, retain=True)
         # What was in flight on the old connection may never have reached the server.
         self._outbox.mark_all_unsent()
@@ -180,6 +186,8 @@ class MqttLink:
                 self._wake.set()  # room in the unacknowledged window
             elif message.topic == command_topic(self._edge_id):
                 self._on_command(decode_command(bytes(message.payload)))
+            elif self._on_gallery is not None and topic_matches_sub(gallery_filter(), message.topic):
+                self._on_gallery(message.topic, bytes(message.payload))
         except ContractError as exc:
             logger.warning("ignored a malformed message on %s: %s", message.topic, exc.reason)
         except Exception:

@@ -22,6 +22,7 @@ from pydantic_settings import (
 from contracts import VerifyMethod
 from contracts.topics import check_id
 from edge.adms_settings import AdmsSettings
+from edge.camera_settings import FaceCheckInSettings
 
 _yaml_path: ContextVar[Path | None] = ContextVar("_yaml_path", default=None)
 
@@ -115,6 +116,7 @@ class EdgeSettings(BaseSettings):
     firmware_configs_dir: Path = Field(
         default=Path("firmware_configs"), description="where the terminal profiles (YAML per model) live"
     )
+    face: FaceCheckInSettings | None = Field(default=None, description="cameras and their gallery")
 
     @field_validator("edge_id")
     @classmethod

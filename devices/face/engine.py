@@ -191,10 +191,13 @@ class FaceEngine:
         if not self._changed(frame):
             for track in self._tracks:
                 track.frames += 1
-                if track.missed == 0:
-                    track.hits += 1
+                if track.missed:  # nothing changed: a face that was gone is still gone
+                    track.missed += 1
+                    continue
+                track.hits += 1
                 track.liveness.add(None)
                 self._decide(track, at, sightings)
+            self._drop_lost(at, sightings)
             return FrameReport(True, self.faces_in_view, sightings)
         detections = self._detect(frame, self.config.detect_scale)
         pairs, lost, new = associate(
@@ -226,10 +229,13 @@ class FaceEngine:
             track.liveness.add(self._backend.landmarks(frame, track.box))
             self._maybe_encode(frame, track)
             self._decide(track, at, sightings)
+        self._drop_lost(at, sightings)
+        return FrameReport(False, self.faces_in_view, sightings)
+
+    def _drop_lost(self, at: datetime, sightings: list[FaceSighting]) -> None:
         for track in [t for t in self._tracks if t.missed > self.config.max_missed_frames]:
             self._tracks.remove(track)
             self._decide(track, at, sightings, ended=True)
-        return FrameReport(False, self.faces_in_view, sightings)
 
     def _maybe_encode(self, frame: RgbImage, track: _Track) -> None:
         cfg = self.config
