@@ -45,6 +45,14 @@ _EXCUSED = {
 }
 
 
+# Enum members bound once: in Python 3.11 each ``DayStatus.X`` lookup goes through a descriptor,
+# and a month for a thousand people makes hundreds of thousands of them.
+_WORKDAY, _HOLIDAY, _FIRST_LAST = DayKind.WORKDAY, DayKind.HOLIDAY, PunchPolicy.FIRST_LAST
+_HOLIDAY_STATUS, _REST_STATUS = DayStatus.HOLIDAY, DayStatus.REST_DAY
+_ABSENT, _MISSING_PUNCH, _LEFT_EARLY = DayStatus.ABSENT, DayStatus.MISSING_PUNCH, DayStatus.LEFT_EARLY
+_LATE, _NORMAL = DayStatus.LATE, DayStatus.NORMAL
+
+
 class Mark(NamedTuple):
     """Evidence of presence: a terminal punch, or a face check-in of a known person.
     A named tuple, ordered by time then id: a month for a thousand people builds a few hundred
@@ -181,12 +189,12 @@ def decide_day(
     ordered = sorted(m for m in marks if window.start <= m.at < window.end)
     mark_ids = tuple(m.event_id for m in ordered)
     absence_list = sorted(absences, key=lambda a: a.absence_id)
-    if calendar_day.kind is not DayKind.WORKDAY:
-        status = DayStatus.HOLIDAY if calendar_day.kind is DayKind.HOLIDAY else DayStatus.REST_DAY
+    if calendar_day.kind is not _WORKDAY:
+        status = _HOLIDAY_STATUS if calendar_day.kind is _HOLIDAY else _REST_STATUS
         return DayResult(staff_id, day, status, marks=mark_ids)
 
     outcomes: list[SessionOutcome] = []
-    if timetable.policy is PunchPolicy.FIRST_LAST:
+    if timetable.policy is _FIRST_LAST:
         first, last = window.territories[0], window.territories[-1]
         excused = _excuse(absence_list, first[2], last[3])
         if excused:
@@ -223,15 +231,15 @@ def _summarise(
         kinds = {a.absence_id: a.kind for a in absences}
         status = _EXCUSED[kinds[used[0]]]
     elif absent:
-        status = DayStatus.ABSENT
+        status = _ABSENT
     elif missing:
-        status = DayStatus.MISSING_PUNCH
+        status = _MISSING_PUNCH
     elif early:
-        status = DayStatus.LEFT_EARLY
+        status = _LEFT_EARLY
     elif late:
-        status = DayStatus.LATE
+        status = _LATE
     else:
-        status = DayStatus.NORMAL
+        status = _NORMAL
     return DayResult(staff_id, day, status, late, early, missing, absent, tuple(outcomes), mark_ids, used)
 
 

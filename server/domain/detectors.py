@@ -12,12 +12,14 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from operator import attrgetter
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from server.domain.incidents import DetectedIncident, Prohibition
 
 BIOMETRIC = frozenset({"fingerprint", "face", "palm"})
+_BY_TIME = attrgetter("at", "event_id")
 
 
 @dataclass(frozen=True)
@@ -83,9 +85,7 @@ class _FaceIndex:
         by_camera: dict[str, list[FaceFact]] = defaultdict(list)
         for face in faces:
             by_camera[face.camera_id].append(face)
-        self._faces = {
-            camera: sorted(items, key=lambda f: (f.at, f.event_id)) for camera, items in by_camera.items()
-        }
+        self._faces = {camera: sorted(items, key=_BY_TIME) for camera, items in by_camera.items()}
         self._times = {camera: [f.at for f in items] for camera, items in self._faces.items()}
 
     def around(self, cameras: Iterable[str], at: datetime, seconds: int) -> list[FaceFact]:
@@ -158,7 +158,7 @@ def punch_burst(inputs: DetectionInputs, t: DetectorThresholds) -> list[Detected
     window = timedelta(seconds=t.burst_window_seconds)
     found: dict[str, DetectedIncident] = {}
     for terminal, punches in by_terminal.items():
-        punches.sort(key=lambda p: (p.at, p.event_id))
+        punches.sort(key=_BY_TIME)
         start = 0
         for end in range(len(punches)):
             while punches[end].at - punches[start].at > window:
@@ -222,7 +222,7 @@ def impossible_travel(inputs: DetectionInputs, t: DetectorThresholds) -> list[De
             by_staff[punch.staff_id].append(punch)
     found = []
     for punches in by_staff.values():
-        punches.sort(key=lambda p: (p.at, p.event_id))
+        punches.sort(key=_BY_TIME)
         for before, after in itertools.pairwise(punches):
             if before.site_id == after.site_id:
                 continue
@@ -257,7 +257,7 @@ def recurring_pair(inputs: DetectionInputs, t: DetectorThresholds) -> list[Detec
     gap = timedelta(seconds=t.recurring_pair_gap_seconds)
     days: dict[tuple[str, str], dict[date, tuple[PunchFact, PunchFact]]] = defaultdict(dict)
     for punches in by_terminal.values():
-        punches.sort(key=lambda p: (p.at, p.event_id))
+        punches.sort(key=_BY_TIME)
         for first, second in itertools.pairwise(punches):
             if first.staff_id != second.staff_id and second.at - first.at <= gap:
                 pair = (first.staff_id, second.staff_id)

@@ -95,6 +95,11 @@ class DetectedIncident:
     confidence: float = 1.0
 
 
+_ABSENT = DayStatus.ABSENT  # bound once: enum lookups are slow in Python 3.11, and this runs per day
+_AWAY = frozenset({DayStatus.LEAVE, DayStatus.TRIP, DayStatus.DUTY})
+_UNCOVERED = _AWAY | {DayStatus.ABSENT}
+
+
 @dataclass(frozen=True)
 class P1Thresholds:
     early_departure_minutes: int = 1  # leaving at least this early is reported
@@ -114,7 +119,7 @@ def p1_incidents(
     found = []
     for result in days:
         base = {"day": result.day.isoformat(), "status": result.status.value, "marks": list(result.marks)}
-        if result.status is DayStatus.ABSENT:
+        if result.status is _ABSENT:
             found.append(
                 DetectedIncident(
                     f"P1:absence:{result.staff_id}:{result.day.isoformat()}",
@@ -143,14 +148,9 @@ def p1_incidents(
                 )
             )
         substitute = substitutes.get(result.staff_id)
-        if result.status in (DayStatus.LEAVE, DayStatus.TRIP, DayStatus.DUTY) and substitute:
+        if substitute and result.status in _AWAY:
             cover = by_key.get((substitute, result.day))
-            if cover is not None and cover.status in (
-                DayStatus.ABSENT,
-                DayStatus.LEAVE,
-                DayStatus.TRIP,
-                DayStatus.DUTY,
-            ):
+            if cover is not None and cover.status in _UNCOVERED:
                 found.append(
                     DetectedIncident(
                         f"P1:uncovered:{result.staff_id}:{result.day.isoformat()}",

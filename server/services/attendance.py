@@ -9,6 +9,7 @@ once every device of the person's site has reported past its window; until then 
 from __future__ import annotations
 
 import logging
+import time as time_module
 from bisect import bisect_left
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -47,6 +48,7 @@ class RunReport:
     changes: list[DayChange] = field(default_factory=list)
     incidents: Reconciliation = field(default_factory=Reconciliation)
     dry_run: bool = False
+    seconds: dict[str, float] = field(default_factory=dict)  # time spent in each phase
 
     def as_text(self) -> str:
         verb = "would" if self.dry_run else "did"
@@ -68,6 +70,19 @@ class RunReport:
         lines.append(f"incidents that {verb} be reinstated: {len(self.incidents.reinstated)}")
         lines += [f"  {key}" for key in self.incidents.reinstated]
         return "\n".join(lines)
+
+
+class _Stopwatch:
+    """Seconds per phase of a run, for the log and the benchmark."""
+
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self._last = time_module.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time_module.perf_counter()
+        self.laps[name] = now - self._last
+        self._last = now
 
 
 class AttendanceEngine:
@@ -99,9 +114,14 @@ class AttendanceEngine:
         # Marks of an overnight shift fall on the next day; the day before may reach into the range.
         since = datetime.combine(start - timedelta(days=1), time(0), self.zone)
         until = datetime.combine(end + timedelta(days=2), time(0), self.zone)
+        clock = _Stopwatch()
         inputs = self.store.load_inputs(since, until)
+        clock.lap("load")
         results, pending = self._decide(inputs, start, end)
-        report = RunReport(start, end, decided=len(results), pending=pending, dry_run=dry_run)
+        clock.lap("decide")
+        report = RunReport(
+            start, end, decided=len(results), pending=pending, dry_run=dry_run, seconds=clock.laps
+        )
 
         stored = self.store.stored_days(start, end)
         changed = []
@@ -116,12 +136,14 @@ class AttendanceEngine:
                 )
         if not dry_run:
             self.store.write_days(changed, self.clock(), stored.keys())
+        clock.lap("write days")
 
         decided = {(r.staff_id, r.day) for r in results}
         found = self.findings(
             inputs, results, decided, p1 or self.settings.p1(), detectors or self.settings.detectors()
         )
         by_key = {(r.staff_id, r.day): r for r in results}
+        clock.lap("rules")
 
         def why_gone(key: str) -> str:
             parts = key.split(":")
@@ -140,6 +162,7 @@ class AttendanceEngine:
             dry_run=dry_run,
             why_gone=why_gone,
         )
+        clock.lap("incidents")
         logger.info(
             "attendance %s..%s: %d decided, %d pending, %d changed, %d raised, %d withdrawn%s",
             start,
@@ -155,6 +178,8 @@ class AttendanceEngine:
 
     def _decide(self, inputs: EngineInputs, start: date, end: date) -> tuple[list[DayResult], int]:
         calendar = national_calendar(start, end, inputs.overrides)
+        span = [start + timedelta(days=n) for n in range((end - start).days + 1)]
+        calendar_days = {day: calendar.day(day) for day in span}
         results: list[DayResult] = []
         pending = 0
         now = self.clock()
@@ -185,7 +210,7 @@ class AttendanceEngine:
                             person.staff_id,
                             day,
                             timetable,
-                            calendar.day(day),
+                            calendar_days[day],
                             in_window,
                             absences,
                             self.zone,
