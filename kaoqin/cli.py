@@ -16,6 +16,8 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from kaoqin.face_cli import add_face_parser
+
 logger = logging.getLogger("kaoqin")
 
 
@@ -198,6 +200,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--threshold", action="append", default=[], metavar="NAME=VALUE", help="try a threshold (repeatable)"
     )
     replay.set_defaults(func=cmd_rules_replay)
+
+    add_face_parser(sub)
     return parser
 
 
