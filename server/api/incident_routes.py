@@ -93,6 +93,11 @@ class WarningIn(_In):
 
 
 class WithdrawalIn(_In):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"withdrawn_by": "discipline-office", "reason": "appeal upheld"}]},
+    )
+
     withdrawn_by: Person
     reason: Reason
 
