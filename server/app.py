@@ -19,7 +19,7 @@ from server.adapters.ingest_store import SqlIngestStore
 from server.adapters.migrate import migrate
 from server.adapters.mqtt_consumer import MqttConsumer
 from server.adapters.read_store import ReadStore
-from server.api.attendance_deps import AttendanceServices
+from server.api.attendance_deps import AttendanceServices, start_attendance_scheduler
 from server.api.attendance_routes import attendance_router
 from server.api.dependencies import ApiContext
 from server.api.errors import install_error_handlers
@@ -73,6 +73,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
                 command_sender=consumer,
             )
             app.state.attendance = AttendanceServices.build(engine, settings.attendance)
+            stack.callback(start_attendance_scheduler(app.state.attendance))
             logger.info("server ready (database and broker %s)", settings.broker_url)
             yield
             logger.info("server shutting down")

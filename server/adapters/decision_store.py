@@ -199,6 +199,23 @@ class DecisionStore:
             heads,
         )
 
+    def days_touched(self, stored_since: datetime, zone: Any) -> set[date]:
+        """Local days of the punches, faces and absences stored at or after ``stored_since``: the
+        days a late record may change."""
+        p, f, a = tables.punches, tables.face_observations, t.absences
+        days: set[date] = set()
+        with self.engine.connect() as c:
+            for table in (p, f):
+                query = select(_raw(table.c.occurred_at)).where(table.c.stored_at >= stored_since).distinct()
+                days |= {_aware(v).astimezone(zone).date() for (v,) in c.execute(query)}
+            query = select(_raw(a.c.starts_at), _raw(a.c.ends_at)).where(a.c.created_at >= stored_since)
+            for starts, ends in c.execute(query):
+                day, last = _aware(starts).astimezone(zone).date(), _aware(ends).astimezone(zone).date()
+                while day <= last:
+                    days.add(day)
+                    day = date.fromordinal(day.toordinal() + 1)
+        return days
+
     # ------------------------------------------------------------------ decided days
     def stored_days(self, start: date, end: date) -> dict[tuple[str, date], tuple[object, ...]]:
         d = t.attendance_days

@@ -3,7 +3,7 @@ one place where their errors become HTTP answers that name what to fix."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Annotated
@@ -17,6 +17,7 @@ from server.adapters.decision_store import DecisionStore
 from server.adapters.incident_store import IncidentStore
 from server.domain.incidents import IncidentStateError
 from server.services.attendance import AttendanceEngine
+from server.services.attendance_scheduler import AttendanceScheduler
 from server.services.attendance_settings import AttendanceSettings
 from server.services.incidents import IncidentService, WarningService
 
@@ -43,6 +44,18 @@ class AttendanceServices:
             engine=AttendanceEngine(decisions, incidents, settings),
             settings=settings,
         )
+
+
+def start_attendance_scheduler(services: AttendanceServices) -> Callable[[], None]:
+    """Start deciding days in the background (unless the interval is 0); returns how to stop it."""
+    interval = services.settings.decide_interval_seconds
+    if interval <= 0:
+        return lambda: None
+    scheduler = AttendanceScheduler(
+        services.engine, interval, services.settings.decide_lookback_days, services.engine.clock
+    )
+    scheduler.start()
+    return scheduler.stop
 
 
 def attendance_services(request: Request) -> AttendanceServices:

@@ -9,6 +9,7 @@ once every device of the person's site has reported past its window; until then 
 from __future__ import annotations
 
 import logging
+import threading
 import time as time_module
 from bisect import bisect_left
 from dataclasses import dataclass, field
@@ -98,6 +99,7 @@ class AttendanceEngine:
         self.settings = settings
         self.zone = settings.zone
         self.clock = clock
+        self._lock = threading.Lock()
 
     def run(
         self,
@@ -109,6 +111,19 @@ class AttendanceEngine:
         detectors: DetectorThresholds | None = None,
     ) -> RunReport:
         """Decide ``start``..``end`` (inclusive); with ``dry_run`` write nothing and report what would change."""
+        # One run at a time in this process: the scheduler and an API call would otherwise both
+        # raise the same new finding.
+        with self._lock:
+            return self._run(start, end, dry_run, p1, detectors)
+
+    def _run(
+        self,
+        start: date,
+        end: date,
+        dry_run: bool,
+        p1: P1Thresholds | None,
+        detectors: DetectorThresholds | None,
+    ) -> RunReport:
         if end < start:
             raise ValueError(f"to: {end.isoformat()} is before from: {start.isoformat()}")
         # Marks of an overnight shift fall on the next day; the day before may reach into the range.
@@ -175,6 +190,17 @@ class AttendanceEngine:
             " (dry run)" if dry_run else "",
         )
         return report
+
+    def run_new(self, stored_since: datetime, lookback_days: int) -> list[RunReport]:
+        """Decide what may have changed: the last ``lookback_days`` up to yesterday (days become
+        complete as devices report), and any older day a record stored since ``stored_since``
+        falls on (a late record re-decides its day)."""
+        today = self.clock().astimezone(self.zone).date()
+        recent_start = today - timedelta(days=lookback_days)
+        reports = [self.run(recent_start, today - timedelta(days=1))]
+        older = sorted(d for d in self.store.days_touched(stored_since, self.zone) if d < recent_start)
+        reports += [self.run(day, day) for day in older]
+        return reports
 
     def _decide(self, inputs: EngineInputs, start: date, end: date) -> tuple[list[DayResult], int]:
         calendar = national_calendar(start, end, inputs.overrides)

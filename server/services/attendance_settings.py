@@ -28,6 +28,10 @@ class AttendanceSettings(BaseModel):
         default=24 * 60, ge=1, description="P6: device time this long before the edge saw it"
     )
     future_tolerance_seconds: int = Field(default=300, ge=0, description="P6: device time ahead of the edge")
+    decide_interval_seconds: float = Field(
+        default=300, ge=0, description="the server decides new and late data this often; 0: only on request"
+    )
+    decide_lookback_days: int = Field(default=7, ge=1, le=366, description="recent days each pass re-decides")
 
     @field_validator("timezone")
     @classmethod
