@@ -8,6 +8,7 @@ store it once. Times are timezone-aware; a terminal's naive wall-clock time is k
 
 from __future__ import annotations
 
+import base64
 import uuid
 from datetime import datetime
 from enum import StrEnum
@@ -184,6 +185,13 @@ class FaceObservation(_Payload):
     def _outcome_matches_staff(self) -> Self:
         if (self.outcome is FaceOutcome.KNOWN) != (self.staff_id is not None):
             raise ValueError("a known face needs its staff_id; an unknown face has none")
+        if self.snapshot_jpeg_b64 is not None:
+            try:
+                jpeg = base64.b64decode(self.snapshot_jpeg_b64, validate=True)
+            except ValueError:
+                raise ValueError("snapshot_jpeg_b64 is not base64") from None
+            if not jpeg.startswith(b"\xff\xd8"):
+                raise ValueError("snapshot_jpeg_b64 is not a JPEG")
         return self
 
     @property

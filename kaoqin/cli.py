@@ -38,6 +38,7 @@ def _stop_on_signals(stop: threading.Event) -> None:
 
 
 def cmd_server(args: argparse.Namespace) -> int:
+    from kaoqin.face_encoder import DevicesPhotoEncoder
     from server.main import ServerStartError, serve
     from server.settings import SettingsError, load_server_settings
 
@@ -46,7 +47,7 @@ def cmd_server(args: argparse.Namespace) -> int:
     except SettingsError as exc:
         return _config_error(exc)
     try:
-        serve(settings)
+        serve(settings, photo_encoder=DevicesPhotoEncoder())
     except ServerStartError as exc:
         print(f"server did not start: {exc}", file=sys.stderr)
         return 1

@@ -23,9 +23,11 @@ from server.api.attendance_deps import AttendanceServices, start_attendance_sche
 from server.api.attendance_routes import attendance_router
 from server.api.dependencies import ApiContext
 from server.api.errors import install_error_handlers
+from server.api.faces import face_router, start_face_services
 from server.api.incident_routes import incident_router
 from server.api.routes import health_router, router
 from server.api.terminal_routes import terminal_router
+from server.services.face_enrolment import PhotoEncoder
 from server.services.ingest import IngestService, IngestStats
 from server.settings import ServerSettings
 
@@ -36,8 +38,9 @@ logger = logging.getLogger(__name__)
 _BROKER_WAIT_SECONDS = 10.0
 
 
-def create_app(settings: ServerSettings) -> FastAPI:
-    """Build the app; nothing connects until the app's lifespan starts."""
+def create_app(settings: ServerSettings, *, photo_encoder: PhotoEncoder | None = None) -> FastAPI:
+    """Build the app; nothing connects until the app's lifespan starts. ``photo_encoder`` finds faces
+    in enrolment photos (``kaoqin server`` passes the cameras' engine; without it enrolment answers 503)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -74,6 +77,16 @@ def create_app(settings: ServerSettings) -> FastAPI:
             )
             app.state.attendance = AttendanceServices.build(engine, settings.attendance)
             stack.callback(start_attendance_scheduler(app.state.attendance))
+            stack.callback(
+                start_face_services(
+                    app,
+                    engine,
+                    settings.faces,
+                    encoder=photo_encoder,
+                    publisher=consumer,
+                    broker_connected=lambda: consumer.connected,
+                )
+            )
             logger.info("server ready (database and broker %s)", settings.broker_url)
             yield
             logger.info("server shutting down")
@@ -89,5 +102,6 @@ def create_app(settings: ServerSettings) -> FastAPI:
     app.include_router(terminal_router)
     app.include_router(attendance_router)
     app.include_router(incident_router)
+    app.include_router(face_router)
     install_error_handlers(app)
     return app

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import uvicorn
 
 from server.app import create_app
+from server.services.face_enrolment import PhotoEncoder
 from server.settings import ServerSettings
 
 logger = logging.getLogger(__name__)
@@ -43,7 +44,7 @@ class _ReturningServer(uvicorn.Server):
                 signal.signal(sig, handler)
 
 
-def serve(settings: ServerSettings) -> None:
+def serve(settings: ServerSettings, *, photo_encoder: PhotoEncoder | None = None) -> None:
     """Serve HTTP on http_host:http_port until SIGTERM or SIGINT, then shut down and return.
 
     Raises :class:`ServerStartError` if start-up fails (the cause is logged).
@@ -52,7 +53,7 @@ def serve(settings: ServerSettings) -> None:
     the embedded broker and the database engine. A second SIGINT forces an immediate exit.
     """
     config = uvicorn.Config(
-        create_app(settings),
+        create_app(settings, photo_encoder=photo_encoder),
         host=settings.http_host,
         port=settings.http_port,
         log_level="info",

@@ -13,6 +13,7 @@ from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from server.services.attendance_settings import AttendanceSettings
+from server.services.face_settings import FaceSettings
 
 ENV_PREFIX = "KAOQIN_SERVER_"
 
@@ -50,6 +51,9 @@ class ServerSettings(BaseSettings):
     attendance: AttendanceSettings = Field(
         default_factory=AttendanceSettings,
         description="the attendance engine: office time zone and each rule's thresholds",
+    )
+    faces: FaceSettings = Field(
+        default_factory=FaceSettings, description="face enrolment, its encryption key, biometric retention"
     )
 
     @property

@@ -8,6 +8,7 @@ when the incoming report is newer, so reports arriving out of order never roll a
 
 from __future__ import annotations
 
+import base64
 import logging
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -86,6 +87,9 @@ def _face_row(event: FaceObservation, stored_at: datetime) -> dict[str, Any]:
         "staff_id": event.staff_id,
         "distance": event.distance,
         "linked_terminal": event.linked_terminal,
+        "liveness": event.liveness.value if event.liveness else None,
+        "quality": event.quality,
+        "snapshot_jpeg": base64.b64decode(event.snapshot_jpeg_b64) if event.snapshot_jpeg_b64 else None,
     }
 
 

@@ -118,6 +118,17 @@ class MqttConsumer:
         if info.rc != mqtt.MQTT_ERR_SUCCESS:
             raise ConnectionError(f"command {command.command_id} not sent: {mqtt.error_string(info.rc)}")
 
+    def publish_retained(self, topic: str, payload: bytes) -> None:
+        """Publish a retained message at QoS 1 (the face gallery; an empty payload clears it).
+
+        Implements ``server.services.face_enrolment.GalleryPublisher``; raises ConnectionError when
+        the broker is not connected (the face schedule republishes later)."""
+        if not self._client.is_connected():
+            raise ConnectionError("not connected to the MQTT broker: gallery not published")
+        info = self._client.publish(topic, payload, qos=1, retain=True)
+        if info.rc != mqtt.MQTT_ERR_SUCCESS:
+            raise ConnectionError(f"{topic} not published: {mqtt.error_string(info.rc)}")
+
     def start(self) -> None:
         """Connect in the background (retrying until the broker is up) and start the worker."""
         self._worker = threading.Thread(target=self._work, name="kaoqin-ingest", daemon=True)

@@ -103,6 +103,10 @@ face_observations = Table(
     Column("staff_id", String(64), nullable=True),
     Column("distance", Float, nullable=True),
     Column("linked_terminal", String(ID_LENGTH), nullable=True),
+    # Face check-in evidence (migration 0003); the snapshot is purged on its retention clock.
+    Column("liveness", String(24), nullable=True),
+    Column("quality", Float, nullable=True),
+    Column("snapshot_jpeg", LargeBinary, nullable=True),
     Index(None, "camera_id", "occurred_at"),
 )
 
@@ -216,3 +220,4 @@ dead_letters = Table(
 # The attendance engine's tables share this metadata (imported last: they need it defined).
 import server.adapters.tables_attendance  # noqa: E402, F401
 from server.adapters import tables_edge_credentials as _edge_credentials  # noqa: E402, F401
+from server.adapters import tables_faces as _faces  # noqa: E402, F401
