@@ -1,0 +1,81 @@
+"""A camera reopens a dropped stream, skips bad frames, and reports both (fake source behind the Protocol)."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+
+import numpy as np
+
+from devices.camera import BadFrameError, Frame, StreamEnded
+from devices.cameras.reconnecting import Camera
+from devices.errors import DeviceUnreachable
+
+
+class ScriptedSource:
+    """Plays a script: "f" a frame, "bad" a corrupt frame, "drop" a dropped stream, "end" the end."""
+
+    def __init__(self, script: list[str], open_failures: int = 0) -> None:
+        self.script = list(script)
+        self.open_failures = open_failures
+        self.opens = 0
+        self.index = 0
+
+    @property
+    def name(self) -> str:
+        return "scripted"
+
+    def open(self) -> None:
+        self.opens += 1
+        if self.open_failures:
+            self.open_failures -= 1
+            raise DeviceUnreachable("camera scripted", "connection refused")
+
+    def read(self) -> Frame:
+        step = self.script.pop(0) if self.script else "end"
+        if step == "bad":
+            raise BadFrameError("camera scripted", "frame 3 is corrupt")
+        if step == "drop":
+            raise DeviceUnreachable("camera scripted", "the stream dropped")
+        if step == "end":
+            raise StreamEnded("camera scripted", "end")
+        self.index += 1
+        return Frame(np.zeros((8, 8, 3), np.uint8), self.index, datetime.now(UTC))
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_dropped_stream_is_reopened_and_bad_frames_are_skipped_and_counted() -> None:
+    source = ScriptedSource(["f", "f", "bad", "f", "drop", "f", "f", "end"], open_failures=2)
+    camera = Camera("cam-1", source, backoff=(0.001,))
+    frames = list(camera.frames(threading.Event()))
+    assert [f.index for f in frames] == [1, 2, 3, 4, 5]
+    health = camera.health()
+    assert health.frames_read == 5
+    assert health.bad_frames == 1
+    assert health.reconnects == 1
+    assert source.opens == 4  # two refusals, the first open, the reopen after the drop
+    assert health.last_error == "camera scripted: the stream dropped"
+    assert not health.connected
+    assert health.frames_per_second is not None
+
+
+def test_a_camera_that_never_opens_keeps_trying_until_stopped() -> None:
+    source = ScriptedSource([], open_failures=10**6)
+    camera = Camera("cam-2", source, backoff=(0.001,))
+    stop = threading.Event()
+    seen: list[Frame] = []
+    worker = threading.Thread(target=lambda: seen.extend(camera.frames(stop)))
+    worker.start()
+    try:
+        deadline = 500
+        while source.opens < 5 and deadline:
+            stop.wait(0.01)
+            deadline -= 1
+    finally:
+        stop.set()
+        worker.join(timeout=5)
+    assert source.opens >= 5
+    assert seen == []
+    assert camera.health().last_error == "camera scripted: connection refused"
