@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from contracts.events import DeviceStatus, EdgeCommand, EdgeStatus, EventAck, FaceObservation, PunchEvent
+from contracts.faces import GalleryBucket, GalleryHead
 from contracts.topics import ROOT, SERVER_SHARE_GROUP
 
 _REF = "#/components/schemas/{model}"
@@ -24,6 +25,8 @@ _MESSAGES: dict[str, tuple[type[BaseModel], str]] = {
     "edgeStatus": (EdgeStatus, "Retained edge status; 'offline' is also the edge's last will."),
     "command": (EdgeCommand, "A command from the server to one edge."),
     "ack": (EventAck, "The server's acknowledgement: the edge may delete these events from its outbox."),
+    "galleryHead": (GalleryHead, "Retained: the face gallery's version and each non-empty bucket's."),
+    "galleryBucket": (GalleryBucket, "Retained: every enrolled person of one gallery bucket (empty: none)."),
 }
 
 _EDGE_PARAM = {"edgeId": {"description": "Edge agent id (the broker ACL confines an edge to its own)."}}
@@ -58,6 +61,17 @@ def build_asyncapi() -> dict[str, Any]:
         "edgeStatus": _channel(f"{ROOT}/edges/{{edgeId}}/status", ["edgeStatus"], "Retained, QoS 1."),
         "edgeCommands": _channel(f"{ROOT}/edges/{{edgeId}}/commands", ["command"], "QoS 1."),
         "edgeAcks": _channel(f"{ROOT}/edges/{{edgeId}}/acks", ["ack"], "QoS 1."),
+        "galleryHead": {
+            "address": f"{ROOT}/gallery/head",
+            "description": "Retained, QoS 1, to every edge with cameras.",
+            "messages": {"galleryHead": {"$ref": "#/components/messages/galleryHead"}},
+        },
+        "galleryBuckets": {
+            "address": f"{ROOT}/gallery/buckets/{{bucket}}",
+            "description": "Retained, QoS 1; republished on every change of one of its people.",
+            "parameters": {"bucket": {"description": "0-1023: contracts.faces.gallery_bucket(staff_id)."}},
+            "messages": {"galleryBucket": {"$ref": "#/components/messages/galleryBucket"}},
+        },
     }
     operations = {
         "receiveEvents": {
@@ -68,6 +82,8 @@ def build_asyncapi() -> dict[str, Any]:
         "receiveEdgeStatus": {"action": "receive", "channel": {"$ref": "#/channels/edgeStatus"}},
         "sendCommand": {"action": "send", "channel": {"$ref": "#/channels/edgeCommands"}},
         "sendAck": {"action": "send", "channel": {"$ref": "#/channels/edgeAcks"}},
+        "sendGalleryHead": {"action": "send", "channel": {"$ref": "#/channels/galleryHead"}},
+        "sendGalleryBucket": {"action": "send", "channel": {"$ref": "#/channels/galleryBuckets"}},
     }
     messages = {
         name: {
