@@ -123,6 +123,14 @@ def _terminal_health_columns() -> list[Column[Any]]:
     ]
 
 
+def _camera_health_columns() -> list[Column[Any]]:
+    """A camera's measured frame rate and undecodable frames (migration 0006)."""
+    return [
+        Column("frames_per_second", Float, nullable=True),
+        Column("bad_frames", Integer, nullable=True),
+    ]
+
+
 # Every device status report, as history; `devices` below keeps the latest one per device.
 device_status_reports = Table(
     "device_status_reports",
@@ -145,6 +153,7 @@ device_status_reports = Table(
     Column("clock_offset_seconds", Float, nullable=True),
     Column("record_problems", JSON, nullable=False),
     *_terminal_health_columns(),
+    *_camera_health_columns(),
     Index(None, "device_id", "occurred_at"),
 )
 
@@ -168,6 +177,8 @@ DEVICE_STATUS_FIELDS = (
     "capacity_alert",
     "previous_address",
     "alerts",
+    "frames_per_second",
+    "bad_frames",
 )
 
 devices = Table(
@@ -188,6 +199,7 @@ devices = Table(
     Column("clock_offset_seconds", Float, nullable=True),
     Column("record_problems", JSON, nullable=False),  # corrupt log records the edge skipped
     *_terminal_health_columns(),
+    *_camera_health_columns(),
     Column("last_seen_at", UTCDateTime, nullable=False),  # occurred_at of the latest report
     Column("last_report_id", String(ID_LENGTH), nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),

@@ -66,6 +66,8 @@ class DevicePublic(_Public):
     capacity_alert: str | None = Field(default=None, description="ok, warning (80%) or critical (95%)")
     previous_address: str | None = Field(default=None, description="set when found at a new address")
     alerts: list[str] = Field(default_factory=list)
+    frames_per_second: float | None = Field(default=None, description="a camera's measured frame rate")
+    bad_frames: int | None = Field(default=None, description="a camera's undecodable frames so far")
     updated_at: AwareDatetime
 
 

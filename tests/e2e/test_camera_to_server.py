@@ -99,6 +99,7 @@ def test_a_person_at_the_door_is_checked_in_on_the_server(
                 mqtt_url=chain.broker_url,
                 outbox_path=tmp_path / "outbox.sqlite3",
                 ack_timeout_seconds=3,
+                status_interval_seconds=1,
                 face=FaceCheckInSettings(
                     gallery_path=tmp_path / "gallery.sqlite3",
                     cameras=[
@@ -131,6 +132,17 @@ def test_a_person_at_the_door_is_checked_in_on_the_server(
         assert snapshot.status_code == 200
         assert snapshot.headers["content-type"] == "image/jpeg"
         assert snapshot.content.startswith(b"\xff\xd8")
+
+        # The camera's health reaches the server: its frame rate, no bad frames.
+        def camera_reported() -> bool:
+            devices = api.get("/api/v1/devices").json()
+            return any(d["device_id"] == "CAM-0001" and (d["frames_per_second"] or 0) > 0 for d in devices)
+
+        wait_until(camera_reported, 30, "the camera's frame rate in its device status")
+        (camera,) = [d for d in api.get("/api/v1/devices").json() if d["device_id"] == "CAM-0001"]
+        assert camera["device_kind"] == "camera"
+        assert camera["reachable"]
+        assert camera["bad_frames"] == 0
         # Frames never leave the edge: only events and status went over MQTT; the outbox drains.
         wait_until(lambda: agent is not None and agent.outbox.depth() == 0, 60, "the edge outbox to drain")
     finally:
