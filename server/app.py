@@ -61,6 +61,8 @@ def create_app(settings: ServerSettings, *, photo_encoder: PhotoEncoder | None =
                 IngestService(SqlIngestStore(engine), stats),
                 batch_size=settings.ingest_batch_size,
                 batch_wait_seconds=settings.ingest_batch_wait_seconds,
+                mqtt5=settings.uses_mqtt5,
+                shared_group=settings.mqtt_shared_group,
             )
             consumer.start()
             stack.callback(consumer.stop)

@@ -6,10 +6,10 @@ Nothing is read at import time; the composition root calls :func:`load_server_se
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from server.services.attendance_settings import AttendanceSettings
@@ -45,6 +45,15 @@ class ServerSettings(BaseSettings):
     )
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8000, ge=0, le=65535)
+    mqtt_protocol: Literal["3.1.1", "5"] = Field(
+        default="5",
+        description="MQTT version towards an external broker (the embedded amqtt broker speaks 3.1.1)",
+    )
+    mqtt_shared_group: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_-]{1,64}$",
+        description="MQTT 5 shared subscription group: server processes in one group split the events",
+    )
     ingest_batch_size: int = Field(default=200, ge=1, le=10_000)
     # amqtt waits only 5 s for a PUBACK, and PUBACK follows the commit: stay well below that.
     ingest_batch_wait_seconds: float = Field(default=0.2, gt=0, le=2.0)
@@ -55,6 +64,24 @@ class ServerSettings(BaseSettings):
     faces: FaceSettings = Field(
         default_factory=FaceSettings, description="face enrolment, its encryption key, biometric retention"
     )
+
+    @property
+    def uses_mqtt5(self) -> bool:
+        """MQTT 5 towards an external broker unless 3.1.1 is asked for; amqtt speaks only 3.1.1."""
+        return self.mqtt_url is not None and self.mqtt_protocol == "5"
+
+    @field_validator("mqtt_protocol", mode="before")
+    @classmethod
+    def _protocol_as_text(cls, value: object) -> object:
+        return str(value) if isinstance(value, int | float) else value  # YAML reads `5` as a number
+
+    @model_validator(mode="after")
+    def _shared_group_needs_mqtt5(self) -> ServerSettings:
+        if self.mqtt_shared_group is not None and not self.uses_mqtt5:
+            raise ValueError(
+                "mqtt_shared_group needs an external MQTT 5 broker: set mqtt_url and mqtt_protocol: '5'"
+            )
+        return self
 
     @property
     def broker_url(self) -> str:

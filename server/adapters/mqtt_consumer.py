@@ -21,6 +21,8 @@ from urllib.parse import urlsplit
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from contracts import EdgeCommand, ack_topic, command_topic, encode, server_event_filter, server_status_filter
 from server.services.ingest import InboundMessage, IngestService
@@ -29,6 +31,9 @@ logger = logging.getLogger(__name__)
 
 _KEEPALIVE_SECONDS = 30
 _RETRY_MAX_SECONDS = 5.0
+# MQTT 5 session expiry: the broker keeps the server's session (and queues for it) this long while
+# it is away; the largest value means "never expire", the MQTT 3.1.1 clean_session=False meaning.
+_SESSION_NEVER_EXPIRES = 0xFFFFFFFF
 
 
 class MqttUrlError(ValueError):
@@ -68,8 +73,20 @@ class MqttConsumer:
         *,
         batch_size: int = 200,
         batch_wait_seconds: float = 0.2,
+        mqtt5: bool = False,
+        shared_group: str | None = None,
+        receive_maximum: int | None = None,
     ) -> None:
+        """``mqtt5`` speaks MQTT 5 (needed for ``shared_group``, an MQTT 5 shared subscription that
+        several server processes split the event stream through). ``receive_maximum`` (MQTT 5) is how
+        many unacknowledged messages the broker may send us: PUBACK follows the commit, so it bounds
+        the batch size; it defaults to twice ``batch_size``."""
+        if shared_group is not None and not mqtt5:
+            raise ValueError("a shared subscription needs MQTT 5 (mqtt5=True)")
         self._host, self._port = parse_mqtt_url(broker_url)
+        self._mqtt5 = mqtt5
+        self._shared_group = shared_group
+        self._receive_maximum = min(receive_maximum or 2 * batch_size, 65535)
         self._ingest = ingest
         self._batch_size = batch_size
         self._batch_wait = batch_wait_seconds
@@ -79,13 +96,18 @@ class MqttConsumer:
         self._connection = 0
         self._lock = threading.Lock()
         self._worker: threading.Thread | None = None
-        self._client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=client_id,
-            clean_session=False,
-            protocol=mqtt.MQTTv311,
-            manual_ack=True,
-        )
+        if mqtt5:
+            self._client = mqtt.Client(
+                CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5, manual_ack=True
+            )
+        else:
+            self._client = mqtt.Client(
+                CallbackAPIVersion.VERSION2,
+                client_id=client_id,
+                clean_session=False,
+                protocol=mqtt.MQTTv311,
+                manual_ack=True,
+            )
         self._client.reconnect_delay_set(min_delay=1, max_delay=10)
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
@@ -133,7 +155,19 @@ class MqttConsumer:
         """Connect in the background (retrying until the broker is up) and start the worker."""
         self._worker = threading.Thread(target=self._work, name="kaoqin-ingest", daemon=True)
         self._worker.start()
-        self._client.connect_async(self._host, self._port, keepalive=_KEEPALIVE_SECONDS)
+        if self._mqtt5:
+            properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+            properties.SessionExpiryInterval = _SESSION_NEVER_EXPIRES
+            properties.ReceiveMaximum = self._receive_maximum
+            self._client.connect_async(
+                self._host,
+                self._port,
+                keepalive=_KEEPALIVE_SECONDS,
+                clean_start=False,
+                properties=properties,
+            )
+        else:
+            self._client.connect_async(self._host, self._port, keepalive=_KEEPALIVE_SECONDS)
         self._client.loop_start()
         logger.info("MQTT consumer connecting to mqtt://%s:%s", self._host, self._port)
 
@@ -156,7 +190,9 @@ class MqttConsumer:
         with self._lock:
             self._connection += 1
         # Subscribe every time: a restarted broker without persistence has forgotten the session.
-        client.subscribe([(server_event_filter(), 1), (server_status_filter(), 1)])
+        client.subscribe(
+            [(server_event_filter(share_group=self._shared_group), 1), (server_status_filter(), 1)]
+        )
         logger.info(
             "connected to mqtt://%s:%s (session present: %s)",
             self._host,
