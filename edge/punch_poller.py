@@ -231,6 +231,10 @@ class PunchPoller:
         self._last_check_at = self._clock.now()
         known = self._outbox.cursor(self.serial).next_index + self._undecodable
         expected = known + self._live_since_full_read
+        if info.record_capacity > 0 and info.records == info.record_capacity:
+            # A full log overwrites its oldest record with each new one: it never holds more
+            # than its capacity, however many punches live capture brought since the last read.
+            expected = min(expected, info.record_capacity)
         if info.records == expected:
             self._known_complete_at = self._last_check_at
         else:

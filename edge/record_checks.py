@@ -86,7 +86,8 @@ class ClockReading:
 
 
 def capacity_alert(info: TerminalInfo) -> tuple[CapacityAlert, list[str]]:
-    """The fill level of records, users and fingerprints, and a message for each one at 80 % or more."""
+    """The worst fill level of records, users and fingerprints, and a message for every one of them
+    at 80 % or more: each resource is judged on its own, so a critical one hides no warning."""
     level = CapacityAlert.OK
     messages: list[str] = []
     for what, used, capacity in (
@@ -99,8 +100,8 @@ def capacity_alert(info: TerminalInfo) -> tuple[CapacityAlert, list[str]]:
         fill = used / capacity
         if fill >= CRITICAL_FILL:
             level = CapacityAlert.CRITICAL
-        elif fill >= WARNING_FILL and level is CapacityAlert.OK:
-            level = CapacityAlert.WARNING
+        elif fill >= WARNING_FILL:
+            level = CapacityAlert.WARNING if level is CapacityAlert.OK else level
         else:
             continue
         messages.append(f"{what} {used} of {capacity} ({fill:.0%}) used")

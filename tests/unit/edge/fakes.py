@@ -39,6 +39,7 @@ class FakeTerminal:
         self.clears = 0
         self.users: dict[str, EnrolledUser] = {}
         self.templates: dict[str, list[FingerTemplate]] = {}
+        self.record_capacity = 100000  # a full log drops its oldest record for each new one
         for i in range(punches):
             self.punch(f"{i % 7 + 1}", datetime(2026, 11, 2, 8, 0) + timedelta(minutes=i))
 
@@ -54,8 +55,10 @@ class FakeTerminal:
             occurred_at=when.replace(tzinfo=SHANGHAI),
             verify_mode=verify,
             punch_state=state,
-            log_index=len(self.log),
+            log_index=min(len(self.log), self.record_capacity - 1),
         )
+        if len(self.log) >= self.record_capacity:
+            del self.log[0]
         self.log.append(punch)
         self.live.append(punch)
         return punch
@@ -74,7 +77,7 @@ class FakeTerminal:
             "00:17:61:11:45:08",
             7,
             len(self.log),
-            100000,
+            self.record_capacity,
             0,
             10000,
             3000,

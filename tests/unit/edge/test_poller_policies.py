@@ -163,3 +163,21 @@ def test_ids_of_records_long_gone_from_the_device_are_forgotten(tmp_path: Path) 
     terminal.log[:0] = gone  # a record that comes back after its id was forgotten is read again
     clock.advance(60)
     assert p.poll_once().new_events == 2
+
+
+def test_a_full_overwriting_log_does_not_make_every_health_check_reconcile(tmp_path: Path) -> None:
+    terminal = FakeTerminal(punches=5)
+    terminal.record_capacity = 5  # full: each new punch overwrites the oldest record
+    p, box = poller(tmp_path, terminal)
+    p.poll_once()
+    for minute in range(3):  # three punches arrive by live capture; the log still holds 5
+        p._on_live_punch(terminal.punch("2", datetime(2026, 11, 2, 9, minute)))
+    assert len(terminal.log) == 5
+    p.check_once()
+    assert p._full_read_requested is False
+    assert len(queued(box, EventKind.PUNCH)) == 8
+    p.poll_once()
+    terminal.record_capacity = 100  # not full: a punch live capture missed shows in the count
+    terminal.punch("3", datetime(2026, 11, 2, 9, 11))
+    p.check_once()
+    assert p._full_read_requested is True

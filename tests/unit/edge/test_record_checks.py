@@ -101,3 +101,13 @@ def test_off_peak_window_in_the_terminal_zone_wraps_midnight() -> None:
     assert in_window(datetime(2026, 11, 1, 15, 0, tzinfo=UTC), "22:00-05:00", "Asia/Shanghai")  # 23:00 local
     with pytest.raises(ValueError, match="HH:MM-HH:MM"):
         parse_window("1am-5am")
+
+
+def test_each_resource_gets_its_own_message_whatever_the_worst_level() -> None:
+    level, messages = capacity_alert(info(960, users=85, fingers=81))
+    assert level is CapacityAlert.CRITICAL
+    assert messages == [
+        "records 960 of 1000 (96%) used",
+        "users 85 of 100 (85%) used",
+        "fingerprints 81 of 100 (81%) used",
+    ]
