@@ -298,9 +298,11 @@ class TerminalSession:
         prepare = struct.pack("<II", len(chunk), _PREPARE_MAX_PACKET)
         replies = [self._reply(CommandCode.PREPARE_DATA, request, prepare)]
         if self.transport == "tcp" and faults.realistic_packets:
+            # §2.4: real devices put a packet counter (here from 1 within each chunk) in the
+            # session slot of these frames; pyzk never looks at it.
             replies.extend(
-                self._reply(CommandCode.DATA, request, chunk[i : i + REALISTIC_TCP_PIECE])
-                for i in range(0, len(chunk), REALISTIC_TCP_PIECE)
+                build_packet(CommandCode.DATA, number, request.reply_id, chunk[i : i + REALISTIC_TCP_PIECE])
+                for number, i in enumerate(range(0, len(chunk), REALISTIC_TCP_PIECE), start=1)
             )
         elif self.transport == "tcp":
             replies.append(self._reply(CommandCode.DATA, request, chunk))

@@ -222,3 +222,18 @@ def test_a_clock_that_runs_away_shows_growing_drift_to_the_edge(tmp_path: Path) 
         status = rig.statuses()[-1]
         assert status["clock_offset_seconds"] > first + 5
         assert any("ahead of the edge" in a for a in status["alerts"])
+
+
+def test_an_unknown_verify_code_is_kept_raw_and_flagged_on_the_pull_path(tmp_path: Path) -> None:
+    with (
+        TerminalSimulator(serial="SN-VER", users=3, timezone=ZONE) as sim,
+        PollerRig(tmp_path, sim, live_capture=False) as rig,
+    ):
+        sim.add_punch("1", verify_mode=99)  # a code no firmware profile maps
+        sim.add_punch("2", verify_mode=1)
+        assert rig.poller.poll_once().new_events == 2
+        by_user = {p["user_id"]: p for p in rig.punches()}
+        assert by_user["1"]["source"] == "pull"
+        assert (by_user["1"]["verify_mode"], by_user["1"]["verify_method"]) == (99, "unknown")
+        assert by_user["1"]["flags"] == ["unknown_verify_code"]
+        assert (by_user["2"]["verify_method"], by_user["2"]["flags"]) == ("fingerprint", [])

@@ -21,6 +21,7 @@ from devices.zkteco.packets import (
     tcp_wrap,
 )
 from devices.zkteco.sim_runner import SimulatorOptions, serve_forever
+from devices.zkteco.sim_faults import SimFaults
 from devices.zkteco.simulator import TerminalSimulator
 
 pytestmark = pytest.mark.integration
@@ -130,6 +131,38 @@ def test_buffered_read_protocol(client: RawClient) -> None:
     # Small sets come inline as CMD_DATA (3 users x 72 bytes).
     code, blob = client.call(CommandCode.PREPARE_BUFFER, struct.pack("<bhii", 1, 9, 5, 0))
     assert (code, len(blob)) == (CommandCode.DATA, 4 + 3 * 72)
+
+
+def test_realistic_packets_split_a_chunk_into_counted_1008_byte_frames() -> None:
+    """§2.4: PREPARE_DATA, then CMD_DATA frames of at most 1008 data bytes whose session slot is a
+    packet counter, then ACK_OK; the frames put together are the whole chunk."""
+    with TerminalSimulator(users=3, records=100, faults=SimFaults(realistic_packets=True)) as sim:
+        expected = sim.state.attendance_blob()
+        client = RawClient(sim.port)
+        try:
+            client.send(CommandCode.CONNECT)
+            client.session = client.receive()[1]
+            code, stat = client.call(CommandCode.PREPARE_BUFFER, struct.pack("<bhii", 1, 13, 0, 0))
+            assert code == ReplyCode.ACK_OK
+            size = struct.unpack_from("<I", stat, 1)[0]
+            assert size == len(expected) == 4 + 100 * 40
+            client.send(CommandCode.READ_BUFFER, struct.pack("<ii", 0, size), reply_id=777)
+            command, _session, rid, payload = client.receive()
+            assert (command, rid, struct.unpack("<II", payload)[0]) == (CommandCode.PREPARE_DATA, 777, size)
+            frames = []
+            while True:
+                command, session, rid, payload = client.receive()
+                if command != CommandCode.DATA:
+                    break
+                frames.append((session, rid, payload))
+            assert (command, rid, payload) == (ReplyCode.ACK_OK, 777, b"")
+            assert len(frames) == -(-size // 1008) > 1
+            assert all(len(data) <= 1008 for _s, _r, data in frames)
+            assert [s for s, _r, _d in frames] == list(range(1, len(frames) + 1))
+            assert {r for _s, r, _d in frames} == {777}
+            assert b"".join(data for _s, _r, data in frames) == expected
+        finally:
+            client.sock.close()
 
 
 def test_probe_connection_without_data_is_tolerated(sim: TerminalSimulator) -> None:
