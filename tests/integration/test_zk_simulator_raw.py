@@ -20,8 +20,8 @@ from devices.zkteco.packets import (
     parse_packet,
     tcp_wrap,
 )
-from devices.zkteco.sim_runner import SimulatorOptions, serve_forever
 from devices.zkteco.sim_faults import SimFaults
+from devices.zkteco.sim_runner import SimulatorOptions, serve_forever
 from devices.zkteco.simulator import TerminalSimulator
 
 pytestmark = pytest.mark.integration
