@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import threading
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
-from devices.camera import BadFrameError, StreamEnded
+from devices.camera import BadFrameError, Frame, StreamEnded
 from devices.cameras.image_folder import ImageFolderSource
 from devices.cameras.opencv_source import OpenCvSource
 from devices.cameras.reconnecting import Camera
@@ -77,3 +79,54 @@ def test_the_engine_refuses_a_frame_that_is_not_rgb_with_a_reason() -> None:
 
 def test_a_bad_frame_error_names_the_camera() -> None:
     assert str(BadFrameError("camera x", "frame 3 is corrupt")) == "camera x: frame 3 is corrupt"
+
+
+def _numbered_video(path: Path, frames: int) -> Path:
+    """An MJPG AVI whose frame k is a flat grey of level 10 + 20 k (so a frame says its number)."""
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), 15.0, (320, 240))
+    for k in range(frames):
+        writer.write(np.full((240, 320, 3), 10 + 20 * k, np.uint8))
+    writer.release()
+    return path
+
+
+def _corrupt_frame(video: Path, number: int) -> None:
+    """Zero the start of the ``number``-th JPEG (0-based) of an MJPG AVI: that frame cannot be decoded."""
+    data = bytearray(video.read_bytes())
+    starts = [m.start() for m in re.finditer(b"\\xff\\xd8\\xff", bytes(data))]
+    start = starts[number]
+    data[start : start + 600] = bytes(600)
+    video.write_bytes(bytes(data))
+
+
+def _level(frame: Frame) -> int:
+    return round((float(frame.image.mean()) - 10) / 20)
+
+
+def test_a_corrupt_frame_in_a_video_file_is_skipped_and_counted_and_the_file_goes_on(tmp_path: Path) -> None:
+    video = _numbered_video(tmp_path / "one_bad.avi", 12)
+    _corrupt_frame(video, 5)
+    camera = Camera("door", OpenCvSource("door", video))
+    frames = list(camera.frames(threading.Event()))
+    # Every frame but the corrupt one, the one after it included, in order.
+    assert [_level(f) for f in frames] == [0, 1, 2, 3, 4, 6, 7, 8, 9, 10, 11]
+    health = camera.health()
+    assert health.bad_frames == 1
+    assert health.frames_read == 11
+    assert health.reconnects == 0
+
+
+def test_the_bad_frame_error_names_the_camera_and_the_frame(tmp_path: Path) -> None:
+    video = _numbered_video(tmp_path / "bad.avi", 6)
+    _corrupt_frame(video, 2)
+    source = OpenCvSource("door", video)
+    source.open()
+    try:
+        assert [_level(source.read()) for _ in range(2)] == [0, 1]
+        with pytest.raises(BadFrameError, match=r"camera door \(.*bad\.avi\): frame 3 of 6 cannot be decoded"):
+            source.read()
+        assert [_level(source.read()) for _ in range(3)] == [3, 4, 5]
+        with pytest.raises(StreamEnded):
+            source.read()
+    finally:
+        source.close()

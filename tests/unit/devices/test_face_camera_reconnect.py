@@ -79,3 +79,52 @@ def test_a_camera_that_never_opens_keeps_trying_until_stopped() -> None:
     assert source.opens >= 5
     assert seen == []
     assert camera.health().last_error == "camera scripted: connection refused"
+
+
+class FlakyCapture:
+    """A cv2.VideoCapture stand-in for a stream: ``script`` of True (a frame) and False (no frame)."""
+
+    def __init__(self, script: list[bool]) -> None:
+        self.script = list(script)
+
+    def isOpened(self) -> bool:  # OpenCV's name
+        return True
+
+    def get(self, _prop: int) -> float:
+        return 0.0  # a stream has no frame count
+
+    def read(self) -> tuple[bool, np.ndarray | None]:
+        if self.script and self.script.pop(0):
+            return True, np.zeros((8, 8, 3), np.uint8)
+        return False, None
+
+    def release(self) -> None:
+        pass
+
+
+def test_a_stream_counts_as_dropped_only_after_k_failed_reads_in_a_row() -> None:
+    from devices.cameras.opencv_source import OpenCvSource
+
+    # Two misses then frames: two bad frames, no drop. Then three misses in a row: dropped.
+    capture = FlakyCapture([True, False, False, True, True, False, False, False, True])
+    source = OpenCvSource("gate", "rtsp://10.0.0.9/s", max_failed_reads=3, open_capture=lambda _: capture)
+    source.open()
+    outcomes = []
+    for _ in range(8):
+        try:
+            source.read()
+            outcomes.append("frame")
+        except BadFrameError:
+            outcomes.append("bad")
+        except DeviceUnreachable as exc:
+            outcomes.append(f"dropped: {exc.cause}")
+    assert outcomes == [
+        "frame",
+        "bad",
+        "bad",
+        "frame",
+        "frame",
+        "bad",
+        "bad",
+        "dropped: the stream dropped (3 reads in a row gave no frame)",
+    ]
