@@ -29,6 +29,30 @@ _MESSAGES: dict[str, tuple[type[BaseModel], str]] = {
     "galleryBucket": (GalleryBucket, "Retained: every enrolled person of one gallery bucket (empty: none)."),
 }
 
+
+def _asyncapi_schema(node: Any) -> Any:
+    """``node`` with pydantic's OpenAPI-style discriminators rewritten for the AsyncAPI Schema Object.
+
+    pydantic writes ``discriminator: {propertyName, mapping}`` (OpenAPI 3); AsyncAPI 3 wants the
+    property name as a string, defined and required in the same schema. The union then names its
+    tag property, its allowed values and requires it, which is what the models enforce.
+    """
+    if isinstance(node, list):
+        return [_asyncapi_schema(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {key: _asyncapi_schema(value) for key, value in node.items()}
+    discriminator = out.get("discriminator")
+    if isinstance(discriminator, dict):
+        tag = discriminator["propertyName"]
+        out["discriminator"] = tag
+        properties = dict(out.get("properties", {}))
+        properties[tag] = {"type": "string", "enum": sorted(discriminator.get("mapping", {}))}
+        out["properties"] = properties
+        out["required"] = sorted({*out.get("required", []), tag})
+    return out
+
+
 _EDGE_PARAM = {"edgeId": {"description": "Edge agent id (the broker ACL confines an edge to its own)."}}
 
 
@@ -105,7 +129,7 @@ def build_asyncapi() -> dict[str, Any]:
         "defaultContentType": "application/json",
         "channels": channels,
         "operations": operations,
-        "components": {"messages": messages, "schemas": schema["$defs"]},
+        "components": {"messages": messages, "schemas": _asyncapi_schema(schema["$defs"])},
     }
 
 
