@@ -16,8 +16,9 @@ from contracts import (
 )
 from devices.terminal import FingerprintTerminal
 from edge.adms_server import AdmsEndpoint
-from edge.face_checkin import FaceCheckIn
+from edge.face_checkin import FaceCheckIn, FaceCheckInLoop
 from edge.firmware import resolve_adms_terminals, resolve_terminals
+from edge.metrics import DeviceReachability, EdgeMetricSources, MetricsEndpoint, build_metrics_endpoint
 from edge.mqtt_link import MqttLink
 from edge.outbox import Outbox
 from edge.ports import Clock, SystemClock, TerminalFactory
@@ -42,6 +43,14 @@ def open_zkteco_terminal(terminal: TerminalSettings) -> FingerprintTerminal:
             timeout=terminal.timeout_seconds,
         )
     )
+
+
+def _terminal_reachability(poller: PunchPoller) -> DeviceReachability:
+    return DeviceReachability(poller.serial, "terminal", lambda: poller.reachable)
+
+
+def _camera_reachability(loop: FaceCheckInLoop) -> DeviceReachability:
+    return DeviceReachability(loop.camera_id, "camera", lambda: loop.camera.health().connected)
 
 
 class EdgeAgent:
@@ -110,10 +119,21 @@ class EdgeAgent:
             if adms is not None
             else None
         )
+        self.metrics = self._metrics_endpoint()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
+    def _metrics_endpoint(self) -> MetricsEndpoint | None:
+        if self.settings.metrics_port is None:
+            return None
+        devices = [_terminal_reachability(poller) for poller in self.pollers]
+        devices += [_camera_reachability(loop) for loop in (self.face.loops if self.face is not None else [])]
+        sources = EdgeMetricSources(self.settings.edge_id, self.outbox, self.link, devices)
+        return build_metrics_endpoint(sources, self.settings.metrics_host, self.settings.metrics_port)
+
     def start(self) -> None:
+        if self.metrics is not None:
+            self.metrics.start()
         self.link.start()
         self._spawn("publisher", self.link.run_publisher)
         for poller in self.pollers:
@@ -145,6 +165,8 @@ class EdgeAgent:
         for thread in self._threads:
             thread.join(timeout=30)
         self.link.stop()
+        if self.metrics is not None:
+            self.metrics.stop()
         if self.face is not None:
             self.face.close()
         self.outbox.close()

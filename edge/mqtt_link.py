@@ -61,7 +61,10 @@ class MqttLink:
         self._on_command = on_command
         self._wake = threading.Event()
         self._edge_id = settings.edge_id
-        self.acked = 0
+        # Counters for the edge's /metrics (edge.metrics): written here, read at scrape time.
+        self.published = 0  # events handed to paho at QoS 1, resends included
+        self.resent = 0  # of which published again (after a reconnect or an overdue ack)
+        self.acked = 0  # outbox entries removed by the server's acknowledgements
         self._client = self._build_client()
 
     def _build_client(self) -> mqtt.Client:
@@ -142,7 +145,8 @@ class MqttLink:
                 logger.info("publish paused: %s", mqtt.error_string(info.rc))
                 break
             sent.append(message.event_id)
-        self._outbox.mark_sent(sent)
+        self.resent += self._outbox.mark_sent(sent)
+        self.published += len(sent)
         return len(sent)
 
     # -- paho callbacks (run on paho's network thread) ---------------------------------------

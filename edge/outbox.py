@@ -220,13 +220,23 @@ class Outbox:
             ).fetchall()
         return [OutboxMessage(r[0], r[1], bytes(r[2])) for r in rows]
 
-    def mark_sent(self, event_ids: Sequence[str]) -> None:
+    def mark_sent(self, event_ids: Sequence[str]) -> int:
+        """Record that ``event_ids`` were published now; returns how many of them were resends."""
         now = time.time()
+        resent = 0
         with self._lock, self._transaction():
+            for start in range(0, len(event_ids), 500):  # below SQLite's limit of bound parameters
+                chunk = event_ids[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                (count,) = self._db.execute(
+                    f"SELECT COUNT(*) FROM outbox WHERE attempts > 0 AND event_id IN ({marks})", chunk
+                ).fetchone()
+                resent += int(count)
             self._db.executemany(
                 "UPDATE outbox SET last_sent_at = ?, attempts = attempts + 1 WHERE event_id = ?",
                 [(now, e) for e in event_ids],
             )
+        return resent
 
     def mark_all_unsent(self) -> None:
         """After a reconnect: whatever was in flight may be lost with the old connection; resend it now."""

@@ -109,6 +109,11 @@ class PunchPoller:
     def serial(self) -> str:
         return self.settings.serial
 
+    @property
+    def reachable(self) -> bool | None:
+        """Whether the latest connection attempt or health check reached the terminal (None: not yet)."""
+        return self._status.reachable
+
     def wake(self, *, full_read: bool = True) -> None:
         """Read the whole log now instead of waiting for the next reconciliation."""
         self._full_read_requested = self._full_read_requested or full_read

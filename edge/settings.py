@@ -111,6 +111,10 @@ class EdgeSettings(BaseSettings):
     status_interval_seconds: float = Field(default=60.0, gt=0)
     ack_timeout_seconds: float = Field(default=30.0, gt=0, description="resend an unacknowledged event after")
     max_unacked: int = Field(default=2000, ge=1, description="events in flight before waiting for acks")
+    metrics_host: str = Field(default="127.0.0.1", description="address of the /metrics endpoint")
+    metrics_port: int | None = Field(
+        default=None, ge=0, le=65535, description="serve Prometheus /metrics on this port (unset: off)"
+    )
     terminals: list[TerminalSettings] = Field(default_factory=list)
     adms: AdmsSettings | None = Field(default=None, description="ADMS HTTP endpoint for push-only terminals")
     firmware_configs_dir: Path = Field(

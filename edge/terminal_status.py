@@ -39,6 +39,7 @@ class TerminalStatusReporter:
         self._last_state: tuple[object, ...] | None = None
         self._last_at: datetime | None = None
         self.previous_address: str | None = None  # set once the terminal was found somewhere new
+        self.reachable: bool | None = None  # as of the latest check (None before the first)
 
     def alert(self, message: str) -> None:
         """Carry ``message`` on the next status."""
@@ -79,6 +80,7 @@ class TerminalStatusReporter:
         self._send(reachable=False, error=error, address=address, last_read_at=last_read_at, alerts=[])
 
     def _send(self, *, reachable: bool, error: str | None, alerts: list[str], **fields: object) -> None:
+        self.reachable = reachable
         now = self._clock.now()
         state = (reachable, error, tuple(alerts), self._health.get("capacity_alert"))
         due = self._last_at is None or (now - self._last_at).total_seconds() >= self._interval

@@ -25,6 +25,7 @@ from server.api.dependencies import ApiContext
 from server.api.errors import install_error_handlers
 from server.api.faces import face_router, start_face_services
 from server.api.incident_routes import incident_router
+from server.api.metrics_routes import ServerMetricSources, build_metrics_registry, metrics_router
 from server.api.routes import health_router, router
 from server.api.terminal_routes import terminal_router
 from server.services.face_enrolment import PhotoEncoder
@@ -77,6 +78,14 @@ def create_app(settings: ServerSettings, *, photo_encoder: PhotoEncoder | None =
                 broker_connected=lambda: consumer.connected,
                 command_sender=consumer,
             )
+            app.state.metrics_registry = build_metrics_registry(
+                ServerMetricSources(
+                    stats=stats,
+                    read_store=app.state.kaoqin.read_store,
+                    consumer_backlog=lambda: consumer.queued,
+                    broker_connected=lambda: consumer.connected,
+                )
+            )
             app.state.attendance = AttendanceServices.build(engine, settings.attendance)
             stack.callback(start_attendance_scheduler(app.state.attendance))
             stack.callback(
@@ -101,6 +110,7 @@ def create_app(settings: ServerSettings, *, photo_encoder: PhotoEncoder | None =
     )
     app.include_router(router)
     app.include_router(health_router)
+    app.include_router(metrics_router)
     app.include_router(terminal_router)
     app.include_router(attendance_router)
     app.include_router(incident_router)

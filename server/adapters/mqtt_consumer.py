@@ -119,6 +119,11 @@ class MqttConsumer:
         """Connected to the broker with both subscriptions confirmed."""
         return self._client.is_connected() and self._subscribed.is_set()
 
+    @property
+    def queued(self) -> int:
+        """Messages received from the broker and not yet taken into a batch (the consumer's backlog)."""
+        return self._queue.qsize()
+
     def wait_until_connected(self, timeout: float) -> bool:
         """Block until :attr:`connected` (for start-up and tests); False on timeout."""
         deadline = time.monotonic() + timeout

@@ -85,6 +85,13 @@ class IngestResult:
     stored: int
     duplicates: int
     dead_lettered: int
+    received: int = 0  # messages in the batch (events, statuses and dead letters)
+    newest_occurred_at: datetime | None = None  # of the freshest event in the batch
+
+    @property
+    def acknowledged(self) -> int:
+        """Event ids the acks of this batch confirm to the edges."""
+        return sum(len(ack.items) for ack in self.acks)
 
 
 @dataclass(frozen=True)
@@ -96,6 +103,12 @@ class IngestStatsSnapshot:
     dead_letters: int
     batches: int
     last_batch_at: datetime | None
+    received: int = 0
+    acknowledged: int = 0
+    # The freshest event's occurred_at seen so far, and how old it was when its batch was stored:
+    # the consumer's lag behind the terminals (large while a backlog drains).
+    newest_occurred_at: datetime | None = None
+    last_batch_lag_seconds: float | None = None
 
 
 class IngestStats:
@@ -104,20 +117,37 @@ class IngestStats:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._stored = self._duplicates = self._dead = self._batches = 0
+        self._received = self._acknowledged = 0
         self._last_batch_at: datetime | None = None
+        self._newest: datetime | None = None
+        self._lag: float | None = None
 
     def record(self, result: IngestResult, at: datetime) -> None:
         with self._lock:
             self._stored += result.stored
             self._duplicates += result.duplicates
             self._dead += result.dead_lettered
+            self._received += result.received
+            self._acknowledged += result.acknowledged
             self._batches += 1
             self._last_batch_at = at
+            if result.newest_occurred_at is not None:
+                self._lag = max(0.0, (at - result.newest_occurred_at).total_seconds())
+                if self._newest is None or result.newest_occurred_at > self._newest:
+                    self._newest = result.newest_occurred_at
 
     def snapshot(self) -> IngestStatsSnapshot:
         with self._lock:
             return IngestStatsSnapshot(
-                self._stored, self._duplicates, self._dead, self._batches, self._last_batch_at
+                self._stored,
+                self._duplicates,
+                self._dead,
+                self._batches,
+                self._last_batch_at,
+                received=self._received,
+                acknowledged=self._acknowledged,
+                newest_occurred_at=self._newest,
+                last_batch_lag_seconds=self._lag,
             )
 
 
@@ -212,7 +242,14 @@ class IngestService:
             for edge_id, per_edge in items.items()
             if per_edge
         ]
-        result = IngestResult(acks, stored, duplicates, len(batch.dead_letters))
+        result = IngestResult(
+            acks,
+            stored,
+            duplicates,
+            len(batch.dead_letters),
+            received=len(messages),
+            newest_occurred_at=max((event.occurred_at for event in batch.events), default=None),
+        )
         self.stats.record(result, now)
         for letter in batch.dead_letters:
             logger.warning("dead-lettered a message on %s: %s", letter.topic, letter.reason)
