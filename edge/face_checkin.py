@@ -109,13 +109,31 @@ class FaceCheckInLoop:
         self._cooldown = CheckInCooldown(settings.cooldown_seconds)
         self.published = 0
         self.frames_processed = 0
-        self._last_status = float("-inf")
 
     @property
     def camera_id(self) -> str:
         return self.settings.camera_id
 
     def run(self, stop: threading.Event) -> None:
+        # Status goes out on a timer of its own: while the camera is down or reconnecting no frame
+        # arrives, and that is exactly when the server must hear that it is unreachable, and why.
+        done = threading.Event()
+        reporter = threading.Thread(
+            target=self._report_every_interval,
+            args=(stop, done),
+            name=f"kaoqin-camera-status-{self.camera_id}",
+            daemon=True,
+        )
+        reporter.start()
+        try:
+            self._run_frames(stop)
+        finally:
+            done.set()
+            reporter.join(timeout=10)
+            self._report_status()
+        logger.info("camera %s stopped after %d frames", self.camera_id, self.frames_processed)
+
+    def _run_frames(self, stop: threading.Event) -> None:
         min_gap = 1.0 / self.settings.max_fps if self.settings.max_fps else 0.0
         next_at = time.monotonic()
         for frame in self.camera.frames(stop):
@@ -126,15 +144,19 @@ class FaceCheckInLoop:
                 continue
             self.frames_processed += 1
             self.handle(report.sightings)
-            self._maybe_report_status()
             if min_gap:
                 next_at += min_gap
                 delay = next_at - time.monotonic()
                 if delay > 0 and stop.wait(delay):
                     break
                 next_at = max(next_at, time.monotonic())
-        self._report_status()
-        logger.info("camera %s stopped after %d frames", self.camera_id, self.frames_processed)
+
+    def _report_every_interval(self, stop: threading.Event, done: threading.Event) -> None:
+        while not done.wait(self._status_interval) and not stop.is_set():
+            try:
+                self._report_status()
+            except Exception:  # the outbox may be closing; the next tick tries again
+                logger.exception("camera %s: status report failed", self.camera_id)
 
     def handle(self, sightings: list[FaceSighting]) -> int:
         """Queue the events of ``sightings`` that pass the cooldown; returns how many were queued."""
@@ -158,12 +180,6 @@ class FaceCheckInLoop:
             self._on_queued()
         return len(messages)
 
-    def _maybe_report_status(self) -> None:
-        now = time.monotonic()
-        if now - self._last_status >= self._status_interval:
-            self._last_status = now
-            self._report_status()
-
     def _report_status(self) -> None:
         health = self.camera.health()
         status = DeviceStatus.create(
@@ -177,6 +193,7 @@ class FaceCheckInLoop:
             last_read_at=health.last_frame_at,
             frames_per_second=health.frames_per_second,
             bad_frames=health.bad_frames,
+            alerts=[f"the stream was reopened {health.reconnects} times"] if health.reconnects else [],
         )
         topic = event_topic(self.edge_id, EventKind.DEVICE_STATUS, self.camera_id)
         self._outbox.add([OutboxMessage(status.event_id, topic, encode(status))])

@@ -99,6 +99,9 @@ class Camera:
                     self._frames += 1
                     self._times.append(self._monotonic())
                     self._last_frame = frame
+                    # A good frame: whatever failed before (a drop, a bad frame) is over; the
+                    # counters keep the history.
+                    self._last_error = None
                 yield frame
         finally:
             self._source.close()

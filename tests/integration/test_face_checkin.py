@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from contracts import FaceLiveness, FaceObservation, FaceOutcome, decode_event
+from contracts import DeviceStatus, FaceLiveness, FaceObservation, FaceOutcome, decode_event
 from devices.cameras.opencv_source import OpenCvSource
 from devices.cameras.reconnecting import Camera
 from devices.face.engine import FaceEngine
@@ -21,6 +21,7 @@ from edge.face_checkin import FaceCheckInLoop
 from edge.outbox import Outbox
 from edge.ports import SystemClock
 from tests.support.face_video import Scene, write_video
+from tests.support.processes import wait_until
 
 
 @pytest.fixture(scope="module")
@@ -148,3 +149,53 @@ def test_the_clip_checks_its_person_in(faces_dir: Path, tmp_path: Path, gallery:
     events = run_camera(clip, tmp_path, with_miranda, detect_scale=0.5)
     assert "S-miranda" in [e.staff_id for e in events]
     assert all(e.staff_id in ("S-miranda", None) for e in events)
+
+
+def _statuses(outbox: Outbox) -> list[DeviceStatus]:
+    events = [
+        decode_event(m.topic, m.payload) for m in outbox.due(resend_after=0, limit=10_000, max_unacked=10_000)
+    ]
+    return [e for e in events if isinstance(e, DeviceStatus)]
+
+
+def test_a_camera_that_is_down_reports_unreachable_on_a_timer_and_clears_the_error_when_back(
+    tmp_path: Path, gallery: Gallery
+) -> None:
+    video = tmp_path / "later.avi"  # not there yet: the camera cannot open
+    settings = CameraSettings(camera_id="cam-down", source="file", location=str(video), loop_file=True)
+    outbox = Outbox(tmp_path / "outbox.sqlite3")
+    loop = FaceCheckInLoop(
+        edge_id="edge-face",
+        settings=settings,
+        camera=Camera("cam-down", OpenCvSource("cam-down", video), backoff=(0.05,), loop_finite=True),
+        engine=FaceEngine(settings.engine_config(), gallery),
+        outbox=outbox,
+        clock=SystemClock(),
+        status_interval=0.1,
+    )
+    stop = threading.Event()
+    worker = threading.Thread(target=loop.run, args=(stop,))
+    worker.start()
+    try:
+        # No frame has been processed, yet the server hears that the camera is down, and why.
+        down = wait_until(
+            lambda: [s for s in _statuses(outbox) if not s.reachable], 15, "a status while the camera is down"
+        )
+        assert loop.frames_processed == 0
+        assert down[0].device_id == "cam-down"
+        assert down[0].error is not None
+        assert "camera cam-down" in down[0].error
+        assert "does not exist" in down[0].error
+        write_video(tmp_path / "writing.avi", [Scene(None, 20)]).rename(video)
+        up = wait_until(
+            lambda: [s for s in _statuses(outbox) if s.reachable and s.last_read_at is not None],
+            15,
+            "a status once the camera is back",
+        )
+        assert up[-1].error is None
+        assert up[-1].bad_frames == 0
+    finally:
+        stop.set()
+        worker.join(timeout=30)
+        outbox.close()
+    assert not worker.is_alive()

@@ -56,7 +56,7 @@ def test_a_dropped_stream_is_reopened_and_bad_frames_are_skipped_and_counted() -
     assert health.bad_frames == 1
     assert health.reconnects == 1
     assert source.opens == 4  # two refusals, the first open, the reopen after the drop
-    assert health.last_error == "camera scripted: the stream dropped"
+    assert health.last_error is None  # frames came again after the drop: the error is over
     assert not health.connected
     assert health.frames_per_second is not None
 
@@ -128,3 +128,30 @@ def test_a_stream_counts_as_dropped_only_after_k_failed_reads_in_a_row() -> None
         "bad",
         "dropped: the stream dropped (3 reads in a row gave no frame)",
     ]
+
+
+def test_the_error_is_reported_while_the_camera_is_down_and_cleared_by_the_next_good_frame() -> None:
+    source = ScriptedSource(["f", "drop", "f", "bad", "f"])
+    camera = Camera("cam-3", source, backoff=(0.001,))
+    frames = camera.frames(threading.Event())
+    errors = []
+    for _ in range(3):
+        next(frames)
+        errors.append(camera.health().last_error)
+    assert errors == [None, None, None]
+    assert camera.health().reconnects == 1
+    assert camera.health().bad_frames == 1
+    source.script[:0] = ["drop"]
+    source.open_failures = 1
+    # Down again and the reopen refused: while it is down, the health says why.
+    seen_while_down = []
+    original_open = source.open
+
+    def open_and_look() -> None:
+        seen_while_down.append((camera.health().connected, camera.health().last_error))
+        original_open()
+
+    source.open = open_and_look  # type: ignore[method-assign]
+    assert [f.index for f in frames] == []
+    assert seen_while_down[0] == (False, "camera scripted: the stream dropped")
+    assert seen_while_down[1] == (False, "camera scripted: connection refused")
