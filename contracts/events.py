@@ -71,6 +71,26 @@ def punch_event_id(
     return _uuid5("punch", device_serial, user_id, stamp, punch_state, verify_mode)
 
 
+def face_observation_id(camera_id: str, occurred_at: datetime, track_id: int) -> str:
+    """Stable id of a face observation: camera id + when + track id."""
+    return _uuid5("face", camera_id, occurred_at.isoformat(), track_id)
+
+
+def device_status_id(edge_id: str, device_id: str, occurred_at: datetime) -> str:
+    """Stable id of a device status report: edge + device + report time."""
+    return _uuid5("device_status", edge_id, device_id, occurred_at.isoformat())
+
+
+def edge_status_id(edge_id: str, state: str, occurred_at: datetime) -> str:
+    """Stable id of an edge status: edge + state + time."""
+    return _uuid5("edge_status", edge_id, state, occurred_at.isoformat())
+
+
+def _check_id(kind: str, event_id: str, expected: str) -> None:
+    if event_id != expected:
+        raise ValueError(f"{kind} event_id {event_id!r} does not match its content (expected {expected})")
+
+
 class PunchEvent(_Payload):
     """One attendance record read from a fingerprint terminal."""
 
@@ -194,6 +214,11 @@ class FaceObservation(_Payload):
                 raise ValueError("snapshot_jpeg_b64 is not a JPEG")
         return self
 
+    @model_validator(mode="after")
+    def _id_matches_content(self) -> Self:
+        _check_id("face", self.event_id, face_observation_id(self.camera_id, self.occurred_at, self.track_id))
+        return self
+
     @property
     def liveness_ok(self) -> bool | None:
         return None if self.liveness is None else self.liveness is FaceLiveness.PASSED
@@ -203,7 +228,7 @@ class FaceObservation(_Payload):
         cls, *, edge_id: str, camera_id: str, track_id: int, occurred_at: datetime, **fields: object
     ) -> FaceObservation:
         """Build a face observation with its derived id."""
-        event_id = _uuid5("face", camera_id, occurred_at.isoformat(), track_id)
+        event_id = face_observation_id(camera_id, occurred_at, track_id)
         return cls.model_validate(
             dict(
                 fields,
@@ -265,10 +290,17 @@ class DeviceStatus(_Payload):
     frames_per_second: float | None = Field(default=None, ge=0, description="a camera's measured frame rate")
     bad_frames: int | None = Field(default=None, ge=0, description="a camera's undecodable frames so far")
 
+    @model_validator(mode="after")
+    def _id_matches_content(self) -> Self:
+        _check_id(
+            "device_status", self.event_id, device_status_id(self.edge_id, self.device_id, self.occurred_at)
+        )
+        return self
+
     @classmethod
     def create(cls, *, edge_id: str, device_id: str, occurred_at: datetime, **fields: object) -> DeviceStatus:
         """Build a device status with its derived id."""
-        event_id = _uuid5("device_status", edge_id, device_id, occurred_at.isoformat())
+        event_id = device_status_id(edge_id, device_id, occurred_at)
         return cls.model_validate(
             dict(
                 fields,
@@ -302,6 +334,13 @@ class EdgeStatus(_Payload):
     software_version: str
     devices: list[str] = Field(default_factory=list)
 
+    @model_validator(mode="after")
+    def _id_matches_content(self) -> Self:
+        _check_id(
+            "edge_status", self.event_id, edge_status_id(self.edge_id, self.state.value, self.occurred_at)
+        )
+        return self
+
     @classmethod
     def create(
         cls,
@@ -314,7 +353,7 @@ class EdgeStatus(_Payload):
     ) -> EdgeStatus:
         """Build an edge status with its derived id."""
         return cls(
-            event_id=_uuid5("edge_status", edge_id, state.value, occurred_at.isoformat()),
+            event_id=edge_status_id(edge_id, state.value, occurred_at),
             edge_id=edge_id,
             state=state,
             occurred_at=occurred_at,
