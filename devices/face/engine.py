@@ -4,7 +4,8 @@ Costs on a 640x480 frame (../shared/testdata/faces/SOURCES.md): HOG detection ~9
 and ~6 ms at 1/4; an encoding ~77 ms per face whatever the frame size. So detection runs on every
 changed frame at ``detect_scale``, and the encoding runs once when a track is first big enough (a
 few more times only while it stays unknown), on the full-resolution frame. A frame that barely
-differs from the one before skips detection altogether: tracks carry over unchanged.
+differs from the one before skips detection altogether: tracks carry over unchanged, and only a track
+whose liveness is still undecided has its landmarks computed (a blink is too small to pass the gate).
 """
 
 from __future__ import annotations
@@ -195,7 +196,10 @@ class FaceEngine:
                     track.missed += 1
                     continue
                 track.hits += 1
-                track.liveness.add(None)
+                # A blink barely changes the frame (two eyes out of 640x480): a track still waiting
+                # for its liveness verdict gets its landmarks on an unchanged frame too (~2 ms).
+                pending = track.liveness.result is Liveness.PENDING
+                track.liveness.add(self._backend.landmarks(frame, track.box) if pending else None)
                 self._decide(track, at, sightings)
             self._drop_lost(at, sightings)
             return FrameReport(True, self.faces_in_view, sightings)

@@ -17,11 +17,18 @@ WIDTH, HEIGHT = 640, 480
 
 @dataclass(frozen=True)
 class Scene:
-    """``frames`` frames of one photo (None: an empty room), drifting ``drift`` pixels a frame."""
+    """``frames`` frames of one photo (None: an empty room), drifting ``drift`` pixels a frame.
+
+    ``noise`` adds camera sensor noise (the standard deviation in grey levels, new each frame): a
+    person standing still in front of a real camera. ``eyes_closed`` are the frames (0-based, within
+    the scene) on which the eyes are painted shut: a blink.
+    """
 
     photo: Path | None
     frames: int
     drift: float = 1.5
+    noise: float = 0.0
+    eyes_closed: tuple[int, ...] = ()
 
 
 FACE_WIDTH = 170  # a person a metre or two from a terminal's camera
@@ -48,11 +55,31 @@ def portrait(photo: Path) -> np.ndarray:
     return cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
 
 
-def _canvas(photo: Path | None, step: int, drift: float) -> np.ndarray:
+@cache
+def eyes_shut(photo: Path) -> np.ndarray:
+    """:func:`portrait` with both eyes painted shut: each eye (from its 6 landmarks) is inpainted
+    with the skin around it, and a dark lash line drawn along the lower lid, where closed lids meet."""
+    image = portrait(photo)
+    backend = load_backend()
+    (face,) = backend.detect(np.ascontiguousarray(image), upsample=1, min_score=0.2)
+    points = backend.landmarks(image, face.box).astype(np.int32)
+    mask = np.zeros(image.shape[:2], np.uint8)
+    eyes = (points[36:42], points[42:48])
+    for eye in eyes:
+        cv2.fillConvexPoly(mask, cv2.convexHull(eye), 255)
+    mask = cv2.dilate(mask, np.ones((3, 3), np.uint8), iterations=2)
+    shut = cv2.inpaint(image, mask, 5, cv2.INPAINT_TELEA)
+    for eye in eyes:
+        lower_lid = np.array([eye[0], eye[5], eye[4], eye[3]], np.int32)
+        cv2.polylines(shut, [lower_lid], False, (35, 25, 25), 2, cv2.LINE_AA)
+    return np.asarray(shut, np.uint8)
+
+
+def _canvas(photo: Path | None, step: int, drift: float, shut: bool = False) -> np.ndarray:
     canvas = np.full((HEIGHT, WIDTH, 3), 90, np.uint8)
     if photo is None:
         return canvas
-    image = portrait(photo)
+    image = eyes_shut(photo) if shut else portrait(photo)
     h, w = image.shape[:2]
     # A person steps in and sways: a sideways drift that turns back every 40 frames.
     phase = step % 80
@@ -69,12 +96,20 @@ def write_video(path: Path, scenes: list[Scene], fps: float = 15.0) -> Path:
     assert writer.isOpened(), f"OpenCV cannot write {path}"
     try:
         for scene in scenes:
-            cache: dict[int, np.ndarray] = {}
+            cache: dict[tuple[int, bool], np.ndarray] = {}
+            rng = np.random.default_rng(scene.frames)  # the same noise every run
             for step in range(scene.frames):
-                key = 0 if scene.drift == 0 else step
+                shut = step in scene.eyes_closed
+                key = (0 if scene.drift == 0 else step, shut)
                 if key not in cache:
-                    cache[key] = cv2.cvtColor(_canvas(scene.photo, step, scene.drift), cv2.COLOR_RGB2BGR)
-                writer.write(cache[key])
+                    cache[key] = cv2.cvtColor(
+                        _canvas(scene.photo, step, scene.drift, shut), cv2.COLOR_RGB2BGR
+                    )
+                frame = cache[key]
+                if scene.noise:
+                    noisy = frame + rng.normal(0.0, scene.noise, frame.shape)
+                    frame = np.clip(noisy, 0, 255).astype(np.uint8)
+                writer.write(frame)
     finally:
         writer.release()
     return path

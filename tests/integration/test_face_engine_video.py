@@ -1,0 +1,112 @@
+"""The face engine over videos written from the test photos: the motion gate skips unchanged frames,
+a track is encoded once, and a blink of a person standing still is seen although it barely changes
+the frame."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from devices.camera import StreamEnded
+from devices.cameras.opencv_source import OpenCvSource
+from devices.face.engine import FaceEngine, FaceEngineConfig, FaceSighting, FrameReport
+from devices.face.gallery import Gallery
+from devices.face.images import load_photo
+from devices.face.liveness import Liveness, LivenessConfig
+from tests.support.face_video import Scene, write_video
+
+BLINK = (15, 16, 17, 18)  # four frames at 15 fps: a 270 ms blink
+
+
+@pytest.fixture(scope="module")
+def gallery() -> Gallery:
+    from tests.conftest import FACES_DIR
+
+    if not FACES_DIR.is_dir():
+        pytest.skip(f"test photos not found at {FACES_DIR}")
+    (face,) = FaceEngine(FaceEngineConfig()).analyse_photo(load_photo(FACES_DIR / "people" / "biden_2.jpg"))
+    return Gallery({"S-biden": [face.encoding]})
+
+
+def run(video: Path, engine: FaceEngine) -> tuple[list[FrameReport], list[FaceSighting]]:
+    source = OpenCvSource("test", video)
+    source.open()
+    reports = []
+    try:
+        while True:
+            try:
+                frame = source.read()
+            except StreamEnded:
+                break
+            reports.append(engine.process(frame.image, frame.captured_at))
+    finally:
+        source.close()
+    return reports, [s for r in reports for s in r.sightings]
+
+
+def blink_engine(gallery: Gallery) -> FaceEngine:
+    liveness = LivenessConfig(require_blink=True, blink_window_frames=45)
+    return FaceEngine(FaceEngineConfig(liveness=liveness), gallery)
+
+
+def test_a_person_standing_still_who_blinks_passes_the_blink_requirement(
+    faces_dir: Path, tmp_path: Path, gallery: Gallery
+) -> None:
+    # Camera noise and a blink: neither changes the reduced frame enough to pass the motion gate.
+    video = write_video(
+        tmp_path / "blink.avi",
+        [
+            Scene(None, 5),
+            Scene(faces_dir / "people" / "biden_1.jpg", 60, drift=0, noise=1.0, eyes_closed=BLINK),
+        ],
+    )
+    engine = blink_engine(gallery)
+    reports, sightings = run(video, engine)
+    assert sum(r.skipped for r in reports[6:]) >= 55  # the gate did skip these frames
+    (sighting,) = sightings
+    assert sighting.staff_id == "S-biden"
+    assert sighting.liveness is Liveness.PASSED
+
+
+def test_the_same_person_without_the_blink_fails_and_a_still_photo_fails(
+    faces_dir: Path, tmp_path: Path, gallery: Gallery
+) -> None:
+    photo = faces_dir / "people" / "biden_1.jpg"
+    noisy = write_video(tmp_path / "noisy.avi", [Scene(None, 5), Scene(photo, 60, drift=0, noise=1.0)])
+    (sighting,) = run(noisy, blink_engine(gallery))[1]
+    assert (sighting.staff_id, sighting.liveness) == ("S-biden", Liveness.FAILED_NO_BLINK)
+    still = write_video(tmp_path / "still.avi", [Scene(None, 5), Scene(photo, 60, drift=0)])
+    (sighting,) = run(still, blink_engine(gallery))[1]
+    assert (sighting.staff_id, sighting.liveness) == ("S-biden", Liveness.FAILED_STILL)
+
+
+def test_unchanged_frames_skip_detection_and_a_known_face_is_encoded_once(
+    faces_dir: Path, tmp_path: Path, gallery: Gallery
+) -> None:
+    photo = faces_dir / "people" / "biden_1.jpg"
+    still = write_video(tmp_path / "still.avi", [Scene(None, 5), Scene(photo, 30, drift=0)])
+    engine = FaceEngine(FaceEngineConfig(), gallery)
+    reports, sightings = run(still, engine)
+    # The first frame, and the one the face appears on, are changes; the rest of each scene is not.
+    assert [r.skipped for r in reports] == [False] + [True] * 4 + [False] + [True] * 29
+    assert all(r.faces == 1 for r in reports[5:])
+    assert engine.encodings_computed == 1
+    assert [s.staff_id for s in sightings] == ["S-biden"]
+
+    swaying = write_video(tmp_path / "sway.avi", [Scene(photo, 40, drift=1.5)])
+    engine = FaceEngine(FaceEngineConfig(), gallery)
+    reports, sightings = run(swaying, engine)
+    assert sum(r.skipped for r in reports) < 10  # it moves: detection runs on most frames
+    assert engine.encodings_computed == 1  # but the tracked face is encoded once
+    assert [s.staff_id for s in sightings] == ["S-biden"]
+
+
+def test_an_unknown_face_is_encoded_a_few_times_then_reported_once(
+    faces_dir: Path, tmp_path: Path, gallery: Gallery
+) -> None:
+    video = write_video(tmp_path / "stranger.avi", [Scene(faces_dir / "people" / "leslie_1.jpg", 45)])
+    engine = FaceEngine(FaceEngineConfig(), gallery)
+    _, sightings = run(video, engine)
+    assert engine.encodings_computed == engine.config.max_encodings_per_track
+    assert [s.staff_id for s in sightings] == [None]
