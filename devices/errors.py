@@ -25,8 +25,11 @@ class DeviceProtocolError(DeviceError):
 
 
 class BadRecordError(DeviceProtocolError):
-    """One record in a device log cannot be decoded; ``offset`` is its position in the log."""
+    """One record in a device log cannot be decoded; ``offset`` is its position in the log and
+    ``raw`` its bytes exactly as served, kept (as hex in the message) so nothing is lost."""
 
-    def __init__(self, device: str, offset: int, cause: str) -> None:
-        super().__init__(device, f"record at offset {offset}: {cause}")
+    def __init__(self, device: str, offset: int, cause: str, raw: bytes = b"") -> None:
+        kept = f"; raw {raw.hex()}" if raw else ""
+        super().__init__(device, f"record at offset {offset}: {cause}{kept}")
         self.offset = offset
+        self.raw = raw

@@ -47,6 +47,10 @@ class Punch:
     # Whether the terminal had a user with this PIN when read (None: not known); False marks
     # records of deleted users, and punches by PINs nobody enrolled.
     user_enrolled: bool | None = None
+    # True when the record carried only the slot (the 8-byte layout): ``user_id`` is then whoever
+    # holds ``device_uid`` on the terminal now (pyzk's ``str(uid)`` when nobody does), which is the
+    # wrong person once the slot was freed or reused; the reader may know better.
+    user_id_from_slot: bool = False
 
 
 @dataclass(frozen=True)
@@ -108,8 +112,8 @@ class FingerprintTerminal(Protocol):
         """
         ...
 
-    def clear_log(self, may_clear: Callable[[list[Punch]], bool]) -> bool:
-        """Clear the attendance log if ``may_clear(log)`` says so; True if it was cleared.
+    def clear_log(self, may_clear: Callable[[list[Punch], list[BadRecordError]], bool]) -> bool:
+        """Clear the attendance log if ``may_clear(log, undecodable records)`` says so; True if cleared.
 
         The terminal is kept from logging new punches between the read handed to ``may_clear``
         and the clear, so no punch can be lost in between.

@@ -35,6 +35,7 @@ def build_punch_event(
     known_absent_at: datetime | None,
     source: PunchSource,
     clock_unreliable: bool,
+    uid_reused: bool = False,
 ) -> PunchEvent:
     """The punch event of one record, with the edge's doubts as flags."""
     return PunchEvent.create(
@@ -59,5 +60,6 @@ def build_punch_event(
             verify_codes=context.verify_map,
             punch_states=context.punch_states,
             user_enrolled=punch.user_enrolled,
+            uid_reused=uid_reused,
         ),
     )

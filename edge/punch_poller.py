@@ -18,7 +18,6 @@ from datetime import datetime, timedelta
 
 from contracts import (
     EventKind,
-    PunchEvent,
     PunchSource,
     encode,
     event_topic,
@@ -30,8 +29,8 @@ from edge.outbox import Outbox, OutboxMessage, ReadCursor
 from edge.ports import Clock, TerminalFactory
 from edge.punch_events import PunchContext, build_punch_event, record_id
 from edge.reconcile_schedule import in_window
-from edge.record_checks import ClockReading, FlagRules, log_change
-from edge.seen_records import SeenRecords
+from edge.record_checks import ClockReading, FlagRules, expected_records, log_change
+from edge.seen_records import SeenRecords, SlotPins
 from edge.settings import TerminalSettings
 from edge.terminal_locator import TerminalLocator
 from edge.terminal_status import TerminalStatusReporter
@@ -89,6 +88,8 @@ class PunchPoller:
         self._clear_requested = False
         self._tasks: queue.Queue[tuple[Callable[[FingerprintTerminal], str | None], int]] = queue.Queue()
         self._seen = SeenRecords(outbox, terminal.serial, terminal.seen_retention_days)
+        self._slots = SlotPins(outbox, terminal.serial, terminal.seen_retention_days)
+        self._slot_layout = False  # the log's records name slots only (8-byte layout)
         self._last_read_at: datetime | None = None
         self._last_full_read_at: datetime | None = None
         self._last_check_at: datetime | None = None
@@ -195,7 +196,11 @@ class PunchPoller:
         for problem in problems:
             logger.warning("terminal %s: skipped a corrupt record: %s", self.serial, problem)
         observed_at = self._clock.now()
+        self._slot_layout = any(p.user_id_from_slot for p in punches)
+        resolved = self._slots.resolve(punches, observed_at)
+        punches = resolved.punches
         ids = [record_id(self.serial, p) for p in punches]
+        reused = {ids[i] for i in resolved.reused}
         cursor = self._outbox.cursor(self.serial)
         note = log_change(cursor.next_index, cursor.last_event_id, ids)
         known_absent_at = datetime.fromisoformat(cursor.read_at) if cursor.read_at else None
@@ -203,7 +208,7 @@ class PunchPoller:
             # A health check since then found exactly the records already known: anything new in
             # the log now was not there at that check either.
             known_absent_at = max(known_absent_at, self._known_complete_at)
-        added = self._queue(punches, ids, observed_at, known_absent_at, PunchSource.PULL, reading)
+        added = self._queue(punches, ids, observed_at, known_absent_at, PunchSource.PULL, reading, reused)
         self._last_read_at = self._last_full_read_at = self._last_check_at = observed_at
         self._full_read_requested = False
         self._live_since_full_read = 0
@@ -211,15 +216,16 @@ class PunchPoller:
         alerts = [note] if note else []
         if self._should_clear(info):
             cleared, why = clear_if_acknowledged(
-                device, self._outbox, self._topic, lambda log: self._ids_all_seen(log)
+                device, self._outbox, self._topic, self._ids_all_seen, self._status.problems_undelivered
             )
             alerts.append(why)
             if cleared:
-                punches, ids, self._undecodable = [], [], 0
+                punches, ids, problems, self._undecodable = [], [], [], 0
         self._outbox.add(
             [], cursor=(self.serial, ReadCursor(len(ids), ids[-1] if ids else None, observed_at.isoformat()))
         )
-        self._seen.prune(ids, observed_at)
+        if self._seen.prune(ids, observed_at):
+            self._slots.prune(punches, observed_at)
         self._status.health(
             info, reading, alerts, self._locator.address, self._last_read_at, [str(p) for p in problems]
         )
@@ -235,11 +241,7 @@ class PunchPoller:
         reading = self._check_clock(device)
         self._last_check_at = self._clock.now()
         known = self._outbox.cursor(self.serial).next_index + self._undecodable
-        expected = known + self._live_since_full_read
-        if info.record_capacity > 0 and info.records == info.record_capacity:
-            # A full log overwrites its oldest record with each new one: it never holds more
-            # than its capacity, however many punches live capture brought since the last read.
-            expected = min(expected, info.record_capacity)
+        expected = expected_records(known, self._live_since_full_read, info)
         if info.records == expected:
             self._known_complete_at = self._last_check_at
         else:
@@ -255,6 +257,8 @@ class PunchPoller:
     def _on_live_punch(self, punch: Punch) -> None:
         observed_at = self._clock.now()
         self._live_since_full_read += 1
+        if self._slot_layout:
+            self._slots.remember_live(punch)
         added = self._queue(
             [punch], [record_id(self.serial, punch)], observed_at, observed_at, PunchSource.LIVE, None
         )
@@ -270,6 +274,7 @@ class PunchPoller:
         known_absent_at: datetime | None,
         source: PunchSource,
         reading: ClockReading | None,
+        reused: set[str] | None = None,
     ) -> int:
         seen = self._seen.ids()
         fresh: dict[str, Punch] = {}
@@ -278,33 +283,26 @@ class PunchPoller:
                 fresh.setdefault(event_id, punch)  # a double punch in one second is one record
         unreliable = reading.drifted if reading else self._clock_drifted
         events = [
-            self._punch_event(p, observed_at, known_absent_at, source, unreliable) for p in fresh.values()
+            build_punch_event(
+                self._context,
+                p,
+                observed_at=observed_at,
+                known_absent_at=known_absent_at,
+                source=source,
+                clock_unreliable=unreliable,
+                uid_reused=event_id in (reused or ()),
+            )
+            for event_id, p in fresh.items()
         ]
         messages = [OutboxMessage(e.event_id, self._topic, encode(e)) for e in events]
         added = self._outbox.add(messages, seen=(self.serial, list(fresh)))
         seen.update(fresh)
         return added
 
-    def _punch_event(
-        self,
-        punch: Punch,
-        observed_at: datetime,
-        known_absent_at: datetime | None,
-        source: PunchSource,
-        clock_unreliable: bool,
-    ) -> PunchEvent:
-        return build_punch_event(
-            self._context,
-            punch,
-            observed_at=observed_at,
-            known_absent_at=known_absent_at,
-            source=source,
-            clock_unreliable=clock_unreliable,
-        )
-
     def _ids_all_seen(self, log: list[Punch]) -> bool:
         seen = self._seen.ids()
-        return all(record_id(self.serial, p) in seen for p in log)
+        settled = self._slots.resolve(log, self._clock.now()).punches  # the PINs the records were sent with
+        return all(record_id(self.serial, p) in seen for p in settled)
 
     def _should_clear(self, info: TerminalInfo) -> bool:
         requested, self._clear_requested = self._clear_requested, False

@@ -34,6 +34,7 @@ def punch_flags(
     verify_codes: Container[int],
     punch_states: Container[int],
     user_enrolled: bool | None,
+    uid_reused: bool = False,
 ) -> list[PunchFlag]:
     """The doubts about one record.
 
@@ -55,6 +56,8 @@ def punch_flags(
         flags.append(PunchFlag.UNKNOWN_PUNCH_STATE)
     if user_enrolled is False:
         flags.append(PunchFlag.USER_NOT_ENROLLED)
+    if uid_reused:
+        flags.append(PunchFlag.UID_REUSED)
     return flags
 
 
@@ -106,6 +109,16 @@ def capacity_alert(info: TerminalInfo) -> tuple[CapacityAlert, list[str]]:
             continue
         messages.append(f"{what} {used} of {capacity} ({fill:.0%}) used")
     return level, messages
+
+
+def expected_records(known: int, live_since_read: int, info: TerminalInfo) -> int:
+    """How many records the log should hold: those known at the last full read (decoded or not)
+    plus the punches live capture brought since. A full log overwrites its oldest record with
+    each new one, so it never holds more than its capacity."""
+    expected = known + live_since_read
+    if info.record_capacity > 0 and info.records == info.record_capacity:
+        return min(expected, info.record_capacity)
+    return expected
 
 
 def log_change(previous_count: int, previous_last_id: str | None, punch_ids: Sequence[str]) -> str | None:

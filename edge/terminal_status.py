@@ -40,6 +40,18 @@ class TerminalStatusReporter:
         self._last_at: datetime | None = None
         self.previous_address: str | None = None  # set once the terminal was found somewhere new
         self.reachable: bool | None = None  # as of the latest check (None before the first)
+        self._reported_problems: set[str] = set()  # carried, raw, by a status already queued
+        self._topic = event_topic(edge_id, EventKind.DEVICE_STATUS, serial)
+
+    def problems_undelivered(self, problems: list[str]) -> str | None:
+        """Why these undecodable records are not yet safe with the server (None when they are):
+        each must have gone out, raw, in a device status the server has acknowledged."""
+        unsent = [p for p in problems if p not in self._reported_problems]
+        if unsent:
+            return f"{len(unsent)} undecodable record(s) not yet sent raw to the server"
+        if self._outbox.pending_on(self._topic):
+            return "the device status carrying its undecodable records awaits the server's acknowledgement"
+        return None
 
     def alert(self, message: str) -> None:
         """Carry ``message`` on the next status."""
@@ -55,6 +67,10 @@ class TerminalStatusReporter:
         problems: list[str] | None = None,
     ) -> None:
         level, capacity_messages = capacity_alert(info)
+        if problems is not None:
+            # Those not reported yet go first: a log with more than fit in one status gets them
+            # all out over successive reads.
+            problems = sorted(problems, key=lambda p: p in self._reported_problems)[:MAX_REPORTED_PROBLEMS]
         self._health = {
             "firmware": info.firmware,
             "platform": info.platform,
@@ -65,9 +81,9 @@ class TerminalStatusReporter:
             "fingers": info.fingers,
             "finger_capacity": info.finger_capacity,
             "capacity_alert": level,
-        } | ({"record_problems": problems[:MAX_REPORTED_PROBLEMS]} if problems is not None else {})
+        } | ({"record_problems": problems} if problems is not None else {})
         pending, self._alerts = self._alerts, []
-        self._send(
+        sent = self._send(
             reachable=True,
             error=None,
             address=address,
@@ -75,17 +91,20 @@ class TerminalStatusReporter:
             alerts=(pending + alerts + capacity_messages)[:MAX_REPORTED_PROBLEMS],
             clock_offset_seconds=reading.offset_seconds,
         )
+        if sent and problems:
+            self._reported_problems.update(problems)
 
     def unreachable(self, error: str, address: str, last_read_at: datetime | None) -> None:
         self._send(reachable=False, error=error, address=address, last_read_at=last_read_at, alerts=[])
 
-    def _send(self, *, reachable: bool, error: str | None, alerts: list[str], **fields: object) -> None:
+    def _send(self, *, reachable: bool, error: str | None, alerts: list[str], **fields: object) -> bool:
         self.reachable = reachable
         now = self._clock.now()
-        state = (reachable, error, tuple(alerts), self._health.get("capacity_alert"))
+        problems = self._health.get("record_problems")
+        state = (reachable, error, tuple(alerts), self._health.get("capacity_alert"), str(problems))
         due = self._last_at is None or (now - self._last_at).total_seconds() >= self._interval
         if state == self._last_state and not due:
-            return
+            return False
         health = self._health if reachable else {}
         status = DeviceStatus.create(
             edge_id=self._edge_id,
@@ -98,7 +117,7 @@ class TerminalStatusReporter:
             alerts=alerts,
             **(health | fields),
         )
-        topic = event_topic(self._edge_id, EventKind.DEVICE_STATUS, self._serial)
-        self._outbox.add([OutboxMessage(status.event_id, topic, encode(status))])
+        self._outbox.add([OutboxMessage(status.event_id, self._topic, encode(status))])
         self._last_state, self._last_at = state, now
         self._on_queued()
+        return True

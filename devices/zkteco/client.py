@@ -108,6 +108,9 @@ class ZKTecoTerminal:
         log = decode_attendance_blob(blob, count, users)
         zone = self.config.zone
         enrolled = {u.user_id for u in users}
+        slots = {u.uid for u in users}
+        # §2.7: 8-byte records carry only the slot; the PIN is the slot's owner now.
+        from_slot = log.record_size == 8
         punches = [
             Punch(
                 user_id=record.user_id,
@@ -117,12 +120,14 @@ class ZKTecoTerminal:
                 verify_mode=record.verify_mode,
                 punch_state=record.punch_state,
                 log_index=index,
-                user_enrolled=record.user_id in enrolled,
+                user_enrolled=record.uid in slots if from_slot else record.user_id in enrolled,
+                user_id_from_slot=from_slot,
             )
             for index, record in log.numbered()
         ]
         problems = [
-            BadRecordError(self.address, p.offset, f"record #{p.index}: {p.cause}") for p in log.problems
+            BadRecordError(self.address, p.offset, f"record #{p.index}: {p.cause}", p.raw)
+            for p in log.problems
         ]
         for problem in problems:
             logger.warning("skipping unreadable attendance record: %s", problem)
@@ -187,8 +192,8 @@ class ZKTecoTerminal:
 
         self._call("live capture", capture)
 
-    def clear_log(self, may_clear: Callable[[list[Punch]], bool]) -> bool:
-        """Disable the terminal, read its log, clear it if ``may_clear(log)``, enable it again.
+    def clear_log(self, may_clear: Callable[[list[Punch], list[BadRecordError]], bool]) -> bool:
+        """Disable the terminal, read its log, clear it if ``may_clear(log, problems)``, enable it.
 
         pyzk has no atomic read-and-clear; disabling the device in between is what the vendor SDK
         does, so no punch is logged between the check and the clear (§2.11, §6 item 17).
@@ -197,8 +202,8 @@ class ZKTecoTerminal:
         def clear(conn: Any) -> bool:
             conn.disable_device()
             try:
-                punches, _problems = self._decode_log(*self._fetch_attendance(conn))
-                if not may_clear(punches):
+                punches, problems = self._decode_log(*self._fetch_attendance(conn))
+                if not may_clear(punches, problems):
                     return False
                 conn.clear_attendance()
                 logger.warning("%s: attendance log cleared (%d records)", self.address, len(punches))

@@ -135,11 +135,13 @@ class AttendanceRecord:
 
 @dataclass(frozen=True)
 class RecordProblem:
-    """A record that could not be decoded: its index, byte offset in the record area, and why."""
+    """A record that could not be decoded: its index, byte offset in the record area, why, and
+    its bytes as served."""
 
     index: int
     offset: int
     cause: str
+    raw: bytes = b""
 
 
 @dataclass
@@ -258,14 +260,17 @@ def decode_attendance_blob(blob: bytes, count: int, users: Sequence[UserRecord] 
     by_pin = {u.user_id: u for u in users}
     whole = len(body) - len(body) % size
     for index, offset in enumerate(range(0, whole, size)):
+        raw = body[offset : offset + size]
         try:
-            record = decode_attendance(body[offset : offset + size], by_uid, by_pin)
+            record = decode_attendance(raw, by_uid, by_pin)
         except (ValueError, struct.error) as exc:
-            log.problems.append(RecordProblem(index, offset, f"{size}-byte record: {exc}"))
+            log.problems.append(RecordProblem(index, offset, f"{size}-byte record: {exc}", raw))
         else:
             log.records.append(record)
     if whole != len(body):
-        log.problems.append(RecordProblem(whole // size, whole, f"{len(body) - whole} trailing bytes"))
+        log.problems.append(
+            RecordProblem(whole // size, whole, f"{len(body) - whole} trailing bytes", body[whole:])
+        )
     return log
 
 

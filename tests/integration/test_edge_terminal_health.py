@@ -117,6 +117,42 @@ def test_the_log_is_cleared_only_after_the_server_acknowledged_every_record(tmp_
             assert not any("shrank" in a for a in rig.statuses()[-1]["alerts"])
 
 
+def test_a_log_with_an_undecodable_record_is_cleared_only_once_its_raw_bytes_were_acknowledged(
+    tmp_path: Path,
+) -> None:
+    with (
+        TerminalSimulator(serial="SN-RAW", users=5, records=10, corrupt_records=[2], timezone=ZONE) as sim,
+        PollerRig(
+            tmp_path, sim, live_capture=False, clear_log="when_acknowledged", clear_log_at_fill=1
+        ) as rig,
+    ):
+        raw = sim.state.attendance_blob()[4 + 80 : 4 + 120]  # record #2, Feb 30, as the device serves it
+        rig.poller.request_clear()
+        rig.poller.poll_once()
+        assert len(sim.state.records) == 10
+        status = rig.statuses()[-1]
+        assert any("not cleared: 1 undecodable record(s) not yet sent raw" in a for a in status["alerts"])
+        (problem,) = status["record_problems"]
+        assert "record at offset 80: record #2: 40-byte record:" in problem
+        assert problem.endswith(f"; raw {raw.hex()}")
+
+        punch_ids = [p["event_id"] for p in rig.punches()]
+        rig.outbox.remove(punch_ids)  # the punches are acknowledged, the status carrying the raw record not
+        rig.poller.request_clear()
+        rig.poller.poll_once()
+        assert len(sim.state.records) == 10
+        assert any("awaits the server's acknowledgement" in a for a in rig.statuses()[-1]["alerts"])
+
+        rig.ack_all()
+        rig.poller.request_clear()
+        rig.poller.poll_once()
+        assert sim.state.records == []
+        assert any(
+            "all 9 records in it were acknowledged by the server (1 undecodable, delivered raw)" in a
+            for a in rig.statuses()[-1]["alerts"]
+        )
+
+
 def test_a_full_log_that_overwrites_raises_capacity_alerts_and_no_duplicates(tmp_path: Path) -> None:
     faults = SimFaults(record_capacity=100)
     with (

@@ -112,7 +112,11 @@ def test_duplicate_punches_become_one_event_per_distinct_record(tmp_path: Path) 
         ]
 
 
-def test_pin_oddities_and_deleted_users_keep_their_identity(tmp_path: Path) -> None:
+@pytest.mark.parametrize("record_size", [40, 8], ids=["pin-in-record", "slot-only"])
+def test_pin_oddities_and_deleted_users_keep_their_identity(record_size: int, tmp_path: Path) -> None:
+    """Leading zeros, alphanumeric PINs, a deleted user's records and a reused slot. 8-byte records
+    name only the slot (§2.7, §6 item 13): the terminal says who holds it now, so the edge keeps each
+    record's PIN from when it first saw it; ids stay stable and the person stays right."""
     roster = [
         UserRecord(uid=1, user_id="0042", name="Lead Zero"),
         UserRecord(uid=2, user_id="42", name="Plain"),
@@ -120,20 +124,29 @@ def test_pin_oddities_and_deleted_users_keep_their_identity(tmp_path: Path) -> N
         UserRecord(uid=4, user_id="77", name="Leaver"),
     ]
     with (
-        TerminalSimulator(serial="SN-PIN", users=roster, timezone=ZONE) as sim,
+        TerminalSimulator(serial="SN-PIN", users=roster, record_size=record_size, timezone=ZONE) as sim,
         PollerRig(tmp_path, sim, live_capture=False) as rig,
     ):
+        before = datetime.now(ZoneInfo(ZONE)).replace(tzinfo=None, microsecond=0) - timedelta(minutes=10)
         for pin in ("0042", "42", "A17", "77"):
-            sim.add_punch(pin)
-        sim.state.delete_user(4)  # 77 leaves; the slot is reused by a newcomer
-        sim.state.put_user(UserRecord(uid=4, user_id="78", name="Newcomer"))
+            sim.add_punch(pin, when=before)
+        sim.add_punch("90")  # a PIN nobody holds: an orphan record (its slot number is 90)
+        assert rig.poller.poll_once().new_events == 5
+        sim.state.delete_user(4)  # 77 leaves: their record stays in the log
+        assert rig.poller.poll_once().new_events == 0
+        sim.state.put_user(UserRecord(uid=4, user_id="78", name="Newcomer"))  # the slot is reused
         sim.add_punch("78")
-        rig.poller.poll_once()
+        assert rig.poller.poll_once().new_events == 1
+        assert rig.poller.poll_once().new_events == 0
         users = {p["user_id"]: p for p in rig.punches()}
-        assert set(users) == {"0042", "42", "A17", "77", "78"}
+        assert set(users) == {"0042", "42", "A17", "77", "78", "90"}
+        assert len(rig.punches()) == 6
         assert users["0042"]["event_id"] != users["42"]["event_id"]
-        assert users["77"]["flags"] == ["user_not_enrolled"]
-        assert users["78"]["flags"] == []
+        assert users["77"]["flags"] == []
+        assert users["77"]["device_uid"] == 4
+        assert users["90"]["flags"] == ["user_not_enrolled"]
+        # The newcomer's record names a slot that changed owners since the edge last read it.
+        assert users["78"]["flags"] == (["uid_reused"] if record_size == 8 else [])
         assert users["A17"]["device_uid"] == 3
 
 

@@ -107,11 +107,12 @@ class FakeTerminal:
                 return
             time.sleep(min(idle_timeout, 0.01))
 
-    def clear_log(self, may_clear: Callable[[list[Punch]], bool]) -> bool:
+    def clear_log(self, may_clear: Callable[[list[Punch], list[BadRecordError]], bool]) -> bool:
         self._check()
-        if not may_clear(list(self.log)):
+        if not may_clear(list(self.log), list(self.problems)):
             return False
         self.log.clear()
+        self.problems.clear()
         self.clears += 1
         return True
 
