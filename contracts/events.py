@@ -61,6 +61,9 @@ class PunchFlag(StrEnum):
     UNKNOWN_VERIFY_CODE = "unknown_verify_code"  # not in the firmware profile's verify map
     UNKNOWN_PUNCH_STATE = "unknown_punch_state"  # not in the firmware profile's punch-state map
     USER_NOT_ENROLLED = "user_not_enrolled"  # the PIN is not (or no longer) a user on the terminal
+    # The record names only a slot (8-byte layout) that changed owners since the edge last read it:
+    # the PIN is the edge's best judgement (by the record's time against when it saw the old owner).
+    UID_REUSED = "uid_reused"
 
 
 def punch_event_id(
