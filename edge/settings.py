@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
@@ -20,11 +21,21 @@ from pydantic_settings import (
 )
 
 from contracts import VerifyMethod
+from contracts.broker_url import parse_broker_url
 from contracts.topics import check_id
 from edge.adms_settings import AdmsSettings
 from edge.camera_settings import FaceCheckInSettings
 
 _yaml_path: ContextVar[Path | None] = ContextVar("_yaml_path", default=None)
+
+# The terminal profiles that ship with Kaoqin (the repository's firmware_configs/), found from this
+# file rather than the working directory, so `kaoqin edge` works wherever it is started.
+BUNDLED_FIRMWARE_CONFIGS = Path(__file__).resolve().parent.parent / "firmware_configs"
+
+
+class EdgeConfigError(ValueError):
+    """The edge config file cannot be used; the one-line message names the file and what to fix."""
+
 
 # Raw verify codes of current ZKTeco firmware (PUSH SDK appendix 7; see shared/docs/zk-protocol.md §4.5).
 # Older black-and-white devices use 0 password, 1 fingerprint, 2 card: give them their own map.
@@ -118,7 +129,9 @@ class EdgeSettings(BaseSettings):
     terminals: list[TerminalSettings] = Field(default_factory=list)
     adms: AdmsSettings | None = Field(default=None, description="ADMS HTTP endpoint for push-only terminals")
     firmware_configs_dir: Path = Field(
-        default=Path("firmware_configs"), description="where the terminal profiles (YAML per model) live"
+        default=BUNDLED_FIRMWARE_CONFIGS,
+        description="where the terminal profiles (YAML per model) live; a relative path is taken from the "
+        "config file's folder; unset: the profiles shipped with Kaoqin",
     )
     face: FaceCheckInSettings | None = Field(default=None, description="cameras and their gallery")
 
@@ -126,6 +139,50 @@ class EdgeSettings(BaseSettings):
     @classmethod
     def _edge_id_is_topic_safe(cls, value: str) -> str:
         return check_id(value, "edge id")
+
+    @field_validator("mqtt_url")
+    @classmethod
+    def _mqtt_url_is_a_broker(cls, value: str) -> str:
+        parse_broker_url(value)  # ValueError saying what is wrong with it
+        return value
+
+    @field_validator("mqtt_password_file")
+    @classmethod
+    def _password_file_is_readable(cls, value: Path | None) -> Path | None:
+        if value is None:
+            return None
+        try:
+            password = value.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ValueError(f"cannot read {value}: {exc.strerror}") from None
+        if not password:
+            raise ValueError(f"{value} is empty")
+        return value
+
+    @field_validator("firmware_configs_dir")
+    @classmethod
+    def _configs_dir_from_config_file(cls, value: Path) -> Path:
+        config_file = _yaml_path.get()
+        if not value.is_absolute() and config_file is not None:
+            value = config_file.resolve().parent / value
+        if not value.is_dir():
+            raise ValueError(f"{value} is not a folder")
+        return value
+
+    @model_validator(mode="after")
+    def _profiles_exist(self) -> EdgeSettings:
+        named = [(f"terminals[{t.serial}]", t.profile) for t in self.terminals]
+        named += [
+            (f"adms.terminals[{t.serial}]", t.profile) for t in (self.adms.terminals if self.adms else [])
+        ]
+        for where, profile in named:
+            if profile is not None and not (self.firmware_configs_dir / f"{profile}.yaml").is_file():
+                known = ", ".join(sorted(p.stem for p in self.firmware_configs_dir.glob("*.yaml"))) or "none"
+                raise ValueError(
+                    f"{where}.profile: no firmware config {profile!r} in {self.firmware_configs_dir} "
+                    f"(known: {known})"
+                )
+        return self
 
     @model_validator(mode="after")
     def _unique_serials(self) -> EdgeSettings:
@@ -159,10 +216,32 @@ class EdgeSettings(BaseSettings):
         return tuple(sources)
 
 
+def _check_yaml_file(path: Path) -> None:
+    if not path.is_file():
+        raise EdgeConfigError(f"edge config file {path} does not exist")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise EdgeConfigError(f"cannot read edge config file {path}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "cannot be parsed"
+        raise EdgeConfigError(f"edge config file {path} is not valid YAML{where}: {problem}") from None
+    if data is not None and not isinstance(data, dict):
+        raise EdgeConfigError(
+            f"edge config file {path} must be a mapping of setting: value, not a {type(data).__name__}"
+        )
+
+
 def load_edge_settings(path: Path | None) -> EdgeSettings:
-    """Load settings from ``path`` (YAML) and the environment; raises pydantic's ValidationError."""
-    if path is not None and not path.is_file():
-        raise FileNotFoundError(f"edge config file {path} does not exist")
+    """Load settings from ``path`` (YAML) and the environment.
+
+    Raises :class:`EdgeConfigError` for a file that is missing or not a YAML mapping, and pydantic's
+    ValidationError (each error located by its key) for values that cannot be used.
+    """
+    if path is not None:
+        _check_yaml_file(path)
     token = _yaml_path.set(path)
     try:
         return EdgeSettings()  # type: ignore[call-arg]  # edge_id comes from the file or environment

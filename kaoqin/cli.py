@@ -21,14 +21,23 @@ from kaoqin.face_cli import add_face_parser
 logger = logging.getLogger("kaoqin")
 
 
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
 def _config_error(exc: Exception) -> int:
+    """Print what to fix, one line per problem, naming the key or the file; the exit status is 2."""
     if isinstance(exc, ValidationError):
         for err in exc.errors(include_url=False):
-            where = ".".join(str(p) for p in err["loc"]) or "config"
+            where = ".".join(str(p) for p in err["loc"])
             reason = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
-            print(f"config error: {where}: {reason}", file=sys.stderr)
+            reason = reason.removeprefix("Value error, ")
+            print(
+                _one_line(f"config error: {where}: {reason}" if where else f"config error: {reason}"),
+                file=sys.stderr,
+            )
     else:
-        print(f"config error: {exc}", file=sys.stderr)
+        print(_one_line(f"config error: {exc}"), file=sys.stderr)
     return 2
 
 
@@ -56,13 +65,16 @@ def cmd_server(args: argparse.Namespace) -> int:
 
 def cmd_edge(args: argparse.Namespace) -> int:
     from edge.agent import EdgeAgent
-    from edge.settings import load_edge_settings
+    from edge.settings import EdgeConfigError, load_edge_settings
 
     try:
         settings = load_edge_settings(args.config)
-    except (ValidationError, FileNotFoundError) as exc:
+    except (ValidationError, EdgeConfigError) as exc:
         return _config_error(exc)
-    agent = EdgeAgent(settings)
+    try:
+        agent = EdgeAgent(settings)
+    except (ValueError, FileNotFoundError) as exc:  # a terminal's profile forbids what its settings ask
+        return _config_error(exc)
     stop = threading.Event()
     _stop_on_signals(stop)
     agent.start()

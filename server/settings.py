@@ -12,6 +12,7 @@ import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from contracts.broker_url import parse_broker_url
 from server.services.attendance_settings import AttendanceSettings
 from server.services.face_settings import FaceSettings
 
@@ -69,6 +70,13 @@ class ServerSettings(BaseSettings):
     def uses_mqtt5(self) -> bool:
         """MQTT 5 towards an external broker unless 3.1.1 is asked for; amqtt speaks only 3.1.1."""
         return self.mqtt_url is not None and self.mqtt_protocol == "5"
+
+    @field_validator("mqtt_url")
+    @classmethod
+    def _mqtt_url_is_a_broker(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_broker_url(value)  # ValueError saying what is wrong with it
+        return value
 
     @field_validator("mqtt_protocol", mode="before")
     @classmethod
