@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from functools import cache
+from importlib.metadata import version
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.client import topic_matches_sub
@@ -36,7 +38,13 @@ from edge.settings import EdgeSettings
 
 logger = logging.getLogger(__name__)
 
-SOFTWARE_VERSION = "0.1.0"
+
+@cache
+def software_version() -> str:
+    """The installed kaoqin distribution's version: what the retained edge status reports."""
+    return version("kaoqin")
+
+
 _BATCH = 500
 
 
@@ -92,7 +100,7 @@ class MqttLink:
                 edge_id=self._edge_id,
                 state=state,
                 occurred_at=self._clock.now(),
-                software_version=SOFTWARE_VERSION,
+                software_version=software_version(),
                 devices=self._devices,
             )
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from importlib.metadata import version
 
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
@@ -104,7 +105,7 @@ def create_app(settings: ServerSettings, *, photo_encoder: PhotoEncoder | None =
 
     app = FastAPI(
         title="Kaoqin server",
-        version="0.1.0",
+        version=version("kaoqin"),
         summary="Attendance events from edge agents, stored once and served over HTTP.",
         lifespan=lifespan,
     )

@@ -38,7 +38,7 @@ class EngineInputs:
     overrides: dict[date, CalendarDay]
     absences: dict[str, list[Absence]]
     marks: dict[str, list[Mark]]
-    punches: list[PunchFact]
+    punches: list[PunchFact]  # those occurring in [since, until)
     faces: list[FaceFact]
     site_devices: dict[str, list[str]]
     device_sites: dict[str, str]
@@ -46,14 +46,19 @@ class EngineInputs:
     travel_minutes: dict[tuple[str, str], int]
     reported_until: dict[str, datetime]
     heads: dict[str, str | None] = field(default_factory=dict)
+    pair_punches: list[PunchFact] = field(default_factory=list)  # from pair_since on (recurring_pair)
 
 
 class DecisionStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def load_inputs(self, since: datetime, until: datetime) -> EngineInputs:
-        """Everything a run needs for marks occurring in [since, until)."""
+    def load_inputs(
+        self, since: datetime, until: datetime, pair_since: datetime | None = None
+    ) -> EngineInputs:
+        """Everything a run needs for marks occurring in [since, until); punches from the earlier
+        ``pair_since`` on as well (only the recurring-pair rule looks back that far)."""
+        punches_since = since if pair_since is None else min(since, pair_since)
         with self.engine.connect() as c:
             staff = [
                 StaffFacts(r.staff_id, r.department_id, r.site_id, r.timetable_id, r.substitute_staff_id)
@@ -92,7 +97,7 @@ class DecisionStore:
                     _raw(p.c.flags),
                 )
                 .join(t.staff_terminal_ids, t.staff_terminal_ids.c.user_id == p.c.user_id)
-                .where(p.c.occurred_at >= since, p.c.occurred_at < until)
+                .where(p.c.occurred_at >= punches_since, p.c.occurred_at < until)
             ).all()
             f = tables.face_observations
             face_rows = c.execute(
@@ -103,6 +108,7 @@ class DecisionStore:
                     f.c.staff_id,
                     f.c.outcome,
                     f.c.linked_terminal,
+                    f.c.liveness,
                 ).where(f.c.occurred_at >= since, f.c.occurred_at < until)
             ).all()
             reports = tables.device_status_reports
@@ -126,6 +132,7 @@ class DecisionStore:
             watermark_rows,
             travel,
             heads,
+            since,
         )
 
     @staticmethod
@@ -140,6 +147,7 @@ class DecisionStore:
         watermark_rows: Iterable[Any],
         travel: dict[tuple[str, str], int],
         heads: dict[str, str | None],
+        since: datetime | None = None,
     ) -> EngineInputs:
         site_devices: dict[str, list[str]] = defaultdict(list)
         device_sites: dict[str, str] = {}
@@ -151,30 +159,33 @@ class DecisionStore:
                 cameras[d.linked_terminal].add(d.device_id)
         known_staff = {s.staff_id for s in staff}
         marks: dict[str, list[Mark]] = defaultdict(list)
-        punches = []
+        punches, pair_punches = [], []
         for event_id, staff_id, serial, occurred, observed, method, flags in punch_rows:
             occurred_at = _aware(occurred)
-            marks[staff_id].append(Mark(occurred_at, event_id, "punch", serial))
-            punches.append(
-                PunchFact(
-                    event_id,
-                    staff_id,
-                    serial,
-                    device_sites.get(serial),
-                    occurred_at,
-                    _aware(observed),
-                    method,
-                    _flags(flags),
-                )
+            punch = PunchFact(
+                event_id,
+                staff_id,
+                serial,
+                device_sites.get(serial),
+                occurred_at,
+                _aware(observed),
+                method,
+                _flags(flags),
             )
+            pair_punches.append(punch)
+            if since is None or occurred_at >= since:
+                marks[staff_id].append(Mark(occurred_at, event_id, "punch", serial))
+                punches.append(punch)
         faces = []
-        for event_id, camera_id, occurred, seen_staff, outcome, linked_terminal in face_rows:
+        for event_id, camera_id, occurred, seen_staff, outcome, linked_terminal, liveness in face_rows:
             staff_id = seen_staff if outcome == "known" else None
             occurred_at = _aware(occurred)
-            faces.append(FaceFact(event_id, camera_id, occurred_at, staff_id))
+            liveness_ok = None if liveness is None else liveness == "passed"
+            faces.append(FaceFact(event_id, camera_id, occurred_at, staff_id, liveness_ok, liveness))
             if linked_terminal:
                 cameras[linked_terminal].add(camera_id)
-            if staff_id in known_staff:
+            # A face that failed liveness (a photo held up?) is a P6 suspicion, not presence.
+            if staff_id in known_staff and liveness_ok is not False:
                 marks[staff_id].append(Mark(occurred_at, event_id, "face", camera_id))
         reported_until = {}
         for device_id, last_read, last_reachable in watermark_rows:
@@ -197,6 +208,7 @@ class DecisionStore:
             travel,
             reported_until,
             heads,
+            pair_punches,
         )
 
     def days_touched(self, stored_since: datetime, zone: Any) -> set[date]:

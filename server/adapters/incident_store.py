@@ -130,6 +130,19 @@ class IncidentStore:
         ).mappings()
         return {r["detection_key"]: dict(r) for r in rows}
 
+    def detected_by_keys(self, c: Connection, keys: list[str]) -> dict[str, dict[str, Any]]:
+        """Incidents raised by rules under these detection keys, wherever their day lies."""
+        i = t.incidents
+        found: dict[str, dict[str, Any]] = {}
+        for chunk in range(0, len(keys), 500):
+            rows = c.execute(
+                select(i.c.incident_id, i.c.detection_key, i.c.state, i.c.staff_id).where(
+                    i.c.detection_key.in_(keys[chunk : chunk + 500])
+                )
+            ).mappings()
+            found |= {r["detection_key"]: dict(r) for r in rows}
+        return found
+
     def add_attachment(self, row: dict[str, Any]) -> None:
         with self.engine.begin() as c:
             self.incident(row["incident_id"], c)

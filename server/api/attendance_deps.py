@@ -19,7 +19,7 @@ from server.domain.incidents import IncidentStateError
 from server.services.attendance import AttendanceEngine
 from server.services.attendance_scheduler import AttendanceScheduler
 from server.services.attendance_settings import AttendanceSettings
-from server.services.incidents import IncidentService, WarningService
+from server.services.incidents import Clock, IncidentService, WarningService, utc_now
 
 
 @dataclass
@@ -32,16 +32,20 @@ class AttendanceServices:
     settings: AttendanceSettings
 
     @classmethod
-    def build(cls, engine: Engine, settings: AttendanceSettings) -> AttendanceServices:
+    def build(
+        cls, engine: Engine, settings: AttendanceSettings, clock: Clock = utc_now
+    ) -> AttendanceServices:
+        """``clock`` is the one time source of decisions, incidents and warnings (a warning's year
+        is the year of its issue in the office's zone)."""
         decisions = DecisionStore(engine)
         incident_store = IncidentStore(engine)
-        incidents = IncidentService(incident_store, settings.zone)
+        incidents = IncidentService(incident_store, settings.zone, clock)
         return cls(
             store=AttendanceStore(engine),
             decisions=decisions,
             incidents=incidents,
-            warnings=WarningService(incident_store, settings.zone),
-            engine=AttendanceEngine(decisions, incidents, settings),
+            warnings=WarningService(incident_store, settings.zone, clock),
+            engine=AttendanceEngine(decisions, incidents, settings, clock),
             settings=settings,
         )
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from operator import attrgetter
@@ -19,6 +19,9 @@ from zoneinfo import ZoneInfo
 from server.domain.incidents import DetectedIncident, Prohibition
 
 BIOMETRIC = frozenset({"fingerprint", "face", "palm"})
+# Where the server serves a face observation's evidence snapshot (server/api/faces.py); face
+# evidence links it, so a reviewer opens the picture, not only an id.
+FACE_SNAPSHOT_PATH = "/api/v1/faces/observations/{event_id}/snapshot"
 _BY_TIME = attrgetter("at", "event_id")
 
 
@@ -29,8 +32,11 @@ class DetectorThresholds:
     burst_min_people: int = 3
     recurring_pair_gap_seconds: int = 15
     recurring_pair_min_days: int = 5
+    recurring_pair_lookback_days: int = 28
     backfill_max_delay_minutes: int = 24 * 60
     future_tolerance_seconds: int = 300
+    face_mismatch_enabled: bool = True
+    nobody_identified_enabled: bool = True
 
 
 class PunchFact(NamedTuple):
@@ -50,6 +56,7 @@ class FaceFact(NamedTuple):
     at: datetime
     staff_id: str | None  # None: a face the camera could not identify
     liveness_ok: bool | None = None  # None: the camera does not report liveness
+    liveness: str | None = None  # the camera's verdict as it reported it (e.g. failed_still)
 
 
 @dataclass(frozen=True)
@@ -60,6 +67,12 @@ class DetectionInputs:
     travel_minutes: Mapping[tuple[str, str], int] = field(default_factory=dict)
     biometric_required: frozenset[str] = frozenset()  # staff whose timetable requires it
     zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
+    # recurring_pair looks back a fixed number of days before each day it judges; these are the
+    # punches of that longer span (None: the same as ``punches``).
+    pair_punches: Sequence[PunchFact] | None = None
+    # The days findings are made for (local dates, inclusive); None: every day in the data.
+    first_day: date | None = None
+    last_day: date | None = None
 
 
 def _hit(
@@ -101,11 +114,12 @@ class _FaceIndex:
         return found
 
 
-def face_mismatch_and_nobody(inputs: DetectionInputs, t: DetectorThresholds) -> list[DetectedIncident]:
-    """At a terminal with a linked camera: the camera identified someone else and not the punching
-    person (face_mismatch), or identified nobody at all (nobody_identified), within the window."""
+def _unmatched_punches(
+    inputs: DetectionInputs, t: DetectorThresholds
+) -> Iterator[tuple[PunchFact, tuple[str, ...], list[FaceFact]]]:
+    """Punches at a terminal with a linked camera that did not see the punching person within
+    the window, with the terminal's cameras and the faces they saw."""
     index = _FaceIndex(inputs.faces)
-    found = []
     for punch in inputs.punches:
         cameras = inputs.cameras_of_terminal.get(punch.device_id, ())
         if not cameras:
@@ -113,38 +127,59 @@ def face_mismatch_and_nobody(inputs: DetectionInputs, t: DetectorThresholds) -> 
         seen = index.around(cameras, punch.at, t.face_window_seconds)
         if any(f.staff_id == punch.staff_id for f in seen):
             continue
+        yield punch, cameras, seen
+
+
+def _face_evidence(faces: Iterable[FaceFact]) -> dict[str, object]:
+    ids = [f.event_id for f in faces]
+    return {"faces": ids, "snapshots": [FACE_SNAPSHOT_PATH.format(event_id=i) for i in ids]}
+
+
+def face_mismatch(inputs: DetectionInputs, t: DetectorThresholds) -> list[DetectedIncident]:
+    """The terminal's linked camera identified someone else, and not the punching person, within
+    the window around the punch."""
+    found = []
+    for punch, cameras, seen in _unmatched_punches(inputs, t):
         known = sorted({f.staff_id for f in seen if f.staff_id is not None})
-        thresholds = {"face_window_seconds": t.face_window_seconds}
-        faces = [f.event_id for f in seen]
-        if known:
-            found.append(
-                _hit(
-                    "face_mismatch",
-                    punch.event_id,
-                    punch,
-                    inputs.zone,
-                    f"camera saw {', '.join(known)}, not {punch.staff_id}, at the punch",
-                    0.8,
-                    faces=faces,
-                    seen_staff=known,
-                    cameras=list(cameras),
-                    thresholds=thresholds,
-                )
+        if not known:
+            continue
+        found.append(
+            _hit(
+                "face_mismatch",
+                punch.event_id,
+                punch,
+                inputs.zone,
+                f"camera saw {', '.join(known)}, not {punch.staff_id}, at the punch",
+                0.8,
+                **_face_evidence(seen),
+                seen_staff=known,
+                cameras=list(cameras),
+                thresholds={"face_window_seconds": t.face_window_seconds},
             )
-        else:
-            found.append(
-                _hit(
-                    "nobody_identified",
-                    punch.event_id,
-                    punch,
-                    inputs.zone,
-                    "punch with nobody identified by the terminal's camera",
-                    0.5,
-                    faces=faces,
-                    cameras=list(cameras),
-                    thresholds=thresholds,
-                )
+        )
+    return found
+
+
+def nobody_identified(inputs: DetectionInputs, t: DetectorThresholds) -> list[DetectedIncident]:
+    """A punch at a terminal with a linked camera, and the camera identified nobody at all within
+    the window (it saw no face, or only faces it could not identify)."""
+    found = []
+    for punch, cameras, seen in _unmatched_punches(inputs, t):
+        if any(f.staff_id is not None for f in seen):
+            continue
+        found.append(
+            _hit(
+                "nobody_identified",
+                punch.event_id,
+                punch,
+                inputs.zone,
+                "punch with nobody identified by the terminal's camera",
+                0.5,
+                **_face_evidence(seen),
+                cameras=list(cameras),
+                thresholds={"face_window_seconds": t.face_window_seconds},
             )
+        )
     return found
 
 
@@ -171,10 +206,8 @@ def punch_burst(inputs: DetectionInputs, t: DetectorThresholds) -> list[Detected
                 continue
             middle = group[0].at + (group[-1].at - group[0].at) / 2
             seconds = t.burst_window_seconds + t.face_window_seconds
-            seen = {
-                f.staff_id
-                for f in index.around(inputs.cameras_of_terminal.get(terminal, ()), middle, seconds)
-            }
+            seen_faces = index.around(inputs.cameras_of_terminal.get(terminal, ()), middle, seconds)
+            seen = {f.staff_id for f in seen_faces}
             if len(seen - {None}) >= len(people):
                 continue
             for punch in group:
@@ -189,9 +222,11 @@ def punch_burst(inputs: DetectionInputs, t: DetectorThresholds) -> list[Detected
                     0.6,
                     burst=[p.event_id for p in group],
                     people=people,
+                    **_face_evidence(seen_faces),
                     thresholds={
                         "burst_window_seconds": t.burst_window_seconds,
                         "burst_min_people": t.burst_min_people,
+                        "face_window_seconds": t.face_window_seconds,
                     },
                 )
     return list(found.values())
@@ -208,6 +243,7 @@ def non_biometric_punch(inputs: DetectionInputs, t: DetectorThresholds) -> list[
             f"punched by {p.verify_method} where a biometric is required",
             0.9,
             verify_method=p.verify_method,
+            thresholds={"require_biometric": True, "biometric_methods": sorted(BIOMETRIC)},
         )
         for p in inputs.punches
         if p.staff_id in inputs.biometric_required and p.verify_method not in BIOMETRIC
@@ -244,15 +280,22 @@ def impossible_travel(inputs: DetectionInputs, t: DetectorThresholds) -> list[De
                         punches=[before.event_id, after.event_id],
                         sites=[before.site_id, after.site_id],
                         travel_minutes=needed,
+                        thresholds={"travel_minutes": needed},
                     )
                 )
     return found
 
 
 def recurring_pair(inputs: DetectionInputs, t: DetectorThresholds) -> list[DetectedIncident]:
-    """Two people punching one right after the other at the same terminal on many days."""
+    """Two people punching one right after the other at the same terminal on many days.
+
+    Each day the pair recurs on is judged over the same fixed look-back before it, whatever range
+    a run covers, and the finding is keyed by the pair alone: one pattern is one incident, found
+    again (not re-keyed, not withdrawn) by any later run over a day of it. One hit per day the
+    pattern holds on; the engine keeps the earliest of the days it decides."""
+    punches_seen = inputs.pair_punches if inputs.pair_punches is not None else inputs.punches
     by_terminal: dict[str, list[PunchFact]] = defaultdict(list)
-    for punch in inputs.punches:
+    for punch in punches_seen:
         by_terminal[punch.device_id].append(punch)
     gap = timedelta(seconds=t.recurring_pair_gap_seconds)
     days: dict[tuple[str, str], dict[date, tuple[PunchFact, PunchFact]]] = defaultdict(dict)
@@ -262,35 +305,41 @@ def recurring_pair(inputs: DetectionInputs, t: DetectorThresholds) -> list[Detec
             if first.staff_id != second.staff_id and second.at - first.at <= gap:
                 pair = (first.staff_id, second.staff_id)
                 days[pair].setdefault(second.at.astimezone(inputs.zone).date(), (first, second))
+    lookback = timedelta(days=t.recurring_pair_lookback_days - 1)
     found = []
     for (first_staff, second_staff), seen in sorted(days.items()):
-        if len(seen) < t.recurring_pair_min_days:
-            continue
-        last_day = max(seen)
-        last = seen[last_day][1]
-        found.append(
-            _hit(
-                "recurring_pair",
-                f"{first_staff}:{second_staff}:{min(seen)}",
-                last,
-                inputs.zone,
-                f"{second_staff} punched right after {first_staff} on {len(seen)} days",
-                0.4,
-                punches=sorted(e.event_id for pair in seen.values() for e in pair),
-                pair=[first_staff, second_staff],
-                days=sorted(str(d) for d in seen),
-                thresholds={
-                    "recurring_pair_gap_seconds": t.recurring_pair_gap_seconds,
-                    "recurring_pair_min_days": t.recurring_pair_min_days,
-                },
+        ordered = sorted(seen)
+        for day in ordered:
+            if (inputs.first_day and day < inputs.first_day) or (inputs.last_day and day > inputs.last_day):
+                continue
+            window = ordered[bisect_left(ordered, day - lookback) : bisect_right(ordered, day)]
+            if len(window) < t.recurring_pair_min_days:
+                continue
+            found.append(
+                _hit(
+                    "recurring_pair",
+                    f"{first_staff}:{second_staff}",
+                    seen[day][1],
+                    inputs.zone,
+                    f"{second_staff} punched right after {first_staff} on {len(window)} days "
+                    f"within {t.recurring_pair_lookback_days}",
+                    0.4,
+                    punches=sorted(e.event_id for d in window for e in seen[d]),
+                    pair=[first_staff, second_staff],
+                    days=[d.isoformat() for d in window],
+                    thresholds={
+                        "recurring_pair_gap_seconds": t.recurring_pair_gap_seconds,
+                        "recurring_pair_min_days": t.recurring_pair_min_days,
+                        "recurring_pair_lookback_days": t.recurring_pair_lookback_days,
+                    },
+                )
             )
-        )
     return found
 
 
 def backfill(inputs: DetectionInputs, t: DetectorThresholds) -> list[DetectedIncident]:
     """A record whose device time lies far before the edge first saw it, or in the future, or made
-    while the terminal's clock was known to be wrong; a face check-in that failed liveness."""
+    while the terminal's clock was known to be wrong."""
     found = []
     late = timedelta(minutes=t.backfill_max_delay_minutes)
     ahead = timedelta(seconds=t.future_tolerance_seconds)
@@ -320,34 +369,56 @@ def backfill(inputs: DetectionInputs, t: DetectorThresholds) -> list[DetectedInc
                     },
                 )
             )
-    for face in inputs.faces:
-        if face.liveness_ok is False and face.staff_id is not None:
-            found.append(
-                DetectedIncident(
-                    key=f"P6:liveness_failed:{face.event_id}",
-                    staff_id=face.staff_id,
-                    prohibition=Prohibition.P6,
-                    rule="liveness_failed",
-                    day=face.at.astimezone(inputs.zone).date(),
-                    summary="face check-in failed the liveness check (a photo or screen?)",
-                    evidence={"faces": [face.event_id], "camera": face.camera_id, "at": face.at.isoformat()},
-                    confidence=0.7,
-                )
-            )
     return found
 
 
-RULES = {
-    "face_camera": face_mismatch_and_nobody,
+def liveness_failed(inputs: DetectionInputs, t: DetectorThresholds) -> list[DetectedIncident]:
+    """A face check-in of a known person that failed the camera's liveness check (a photo or a
+    screen held up?). Such a face is no presence mark either (the engine leaves it out)."""
+    return [
+        DetectedIncident(
+            key=f"P6:liveness_failed:{face.event_id}",
+            staff_id=face.staff_id,
+            prohibition=Prohibition.P6,
+            rule="liveness_failed",
+            day=face.at.astimezone(inputs.zone).date(),
+            summary=f"face check-in failed the liveness check ({face.liveness or 'failed'})",
+            evidence={
+                "at": face.at.isoformat(),
+                "camera": face.camera_id,
+                "liveness": face.liveness,
+                **_face_evidence([face]),
+                "thresholds": {"liveness_required": "passed"},
+            },
+            confidence=0.7,
+        )
+        for face in inputs.faces
+        if face.liveness_ok is False and face.staff_id is not None
+    ]
+
+
+RULES: dict[str, Callable[[DetectionInputs, DetectorThresholds], list[DetectedIncident]]] = {
+    "face_mismatch": face_mismatch,
+    "nobody_identified": nobody_identified,
     "punch_burst": punch_burst,
     "non_biometric": non_biometric_punch,
     "impossible_travel": impossible_travel,
     "recurring_pair": recurring_pair,
     "backfill": backfill,
+    "liveness_failed": liveness_failed,
 }
 
 
+def enabled_rules(thresholds: DetectorThresholds) -> list[str]:
+    """The rules to run: every rule, less those switched off in the settings."""
+    off = {
+        "face_mismatch": not thresholds.face_mismatch_enabled,
+        "nobody_identified": not thresholds.nobody_identified_enabled,
+    }
+    return [name for name in RULES if not off.get(name, False)]
+
+
 def detect_all(inputs: DetectionInputs, thresholds: DetectorThresholds) -> list[DetectedIncident]:
-    """Every rule's hits, in a stable order."""
-    hits = [hit for rule in RULES.values() for hit in rule(inputs, thresholds)]
-    return sorted(hits, key=lambda h: h.key)
+    """Every enabled rule's hits, in a stable order."""
+    hits = [hit for name in enabled_rules(thresholds) for hit in RULES[name](inputs, thresholds)]
+    return sorted(hits, key=lambda h: (h.key, h.day))

@@ -26,7 +26,7 @@ from server.domain.day_decision import (
 from server.domain.detectors import DetectionInputs, DetectorThresholds, detect_all
 from server.domain.incidents import DetectedIncident, P1Thresholds, p1_incidents
 from server.services.attendance_settings import AttendanceSettings
-from server.services.incidents import Clock, IncidentService, Reconciliation, _utc_now
+from server.services.incidents import Clock, IncidentService, Reconciliation, utc_now
 from server.services.working_time_models import national_calendar
 
 logger = logging.getLogger(__name__)
@@ -92,7 +92,7 @@ class AttendanceEngine:
         store: DecisionStore,
         incidents: IncidentService,
         settings: AttendanceSettings,
-        clock: Clock = _utc_now,
+        clock: Clock = utc_now,
     ) -> None:
         self.store = store
         self.incidents = incidents
@@ -129,8 +129,13 @@ class AttendanceEngine:
         # Marks of an overnight shift fall on the next day; the day before may reach into the range.
         since = datetime.combine(start - timedelta(days=1), time(0), self.zone)
         until = datetime.combine(end + timedelta(days=2), time(0), self.zone)
+        thresholds = detectors or self.settings.detectors()
+        # recurring_pair judges each day over the same look-back, whatever the run's range.
+        pair_since = datetime.combine(
+            start - timedelta(days=thresholds.recurring_pair_lookback_days - 1), time(0), self.zone
+        )
         clock = _Stopwatch()
-        inputs = self.store.load_inputs(since, until)
+        inputs = self.store.load_inputs(since, until, pair_since)
         clock.lap("load")
         results, pending = self._decide(inputs, start, end)
         clock.lap("decide")
@@ -154,9 +159,7 @@ class AttendanceEngine:
         clock.lap("write days")
 
         decided = {(r.staff_id, r.day) for r in results}
-        found = self.findings(
-            inputs, results, decided, p1 or self.settings.p1(), detectors or self.settings.detectors()
-        )
+        found = self.findings(inputs, results, decided, p1 or self.settings.p1(), thresholds, start, end)
         by_key = {(r.staff_id, r.day): r for r in results}
         clock.lap("rules")
 
@@ -255,9 +258,12 @@ class AttendanceEngine:
         decided: set[tuple[str, date]],
         p1: P1Thresholds,
         thresholds: DetectorThresholds,
+        start: date,
+        end: date,
     ) -> list[DetectedIncident]:
         """P1 from the decided days and P6 from the detectors, on decided days only: a finding on a
-        day whose data may still arrive (a camera not yet reported) could be false."""
+        day whose data may still arrive (a camera not yet reported) could be false. A rule that
+        finds one pattern on several days (recurring_pair) gives one finding, on its earliest day."""
         substitutes = {s.staff_id: s.substitute_staff_id for s in inputs.staff if s.substitute_staff_id}
         found = p1_incidents(results, substitutes, p1)
         biometric = frozenset(
@@ -270,6 +276,12 @@ class AttendanceEngine:
             travel_minutes=inputs.travel_minutes,
             biometric_required=biometric,
             zone=self.zone,
+            pair_punches=inputs.pair_punches,
+            first_day=start,
+            last_day=end,
         )
         found += [hit for hit in detect_all(detection, thresholds) if (hit.staff_id, hit.day) in decided]
-        return sorted(found, key=lambda f: f.key)
+        earliest: dict[str, DetectedIncident] = {}
+        for hit in sorted(found, key=lambda f: (f.key, f.day)):
+            earliest.setdefault(hit.key, hit)
+        return list(earliest.values())

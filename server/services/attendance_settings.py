@@ -24,6 +24,11 @@ class AttendanceSettings(BaseModel):
     burst_min_people: int = Field(default=3, ge=2, description="P6: different people in one burst")
     recurring_pair_gap_seconds: int = Field(default=15, ge=1, description="P6: consecutive punches")
     recurring_pair_min_days: int = Field(default=5, ge=2, description="P6: days a pair must recur")
+    recurring_pair_lookback_days: int = Field(
+        default=28, ge=2, le=366, description="P6: a pair's days are counted over this many days up to each"
+    )
+    face_mismatch_enabled: bool = Field(default=True, description="P6: run the face_mismatch rule")
+    nobody_identified_enabled: bool = Field(default=True, description="P6: run the nobody_identified rule")
     backfill_max_delay_minutes: int = Field(
         default=24 * 60, ge=1, description="P6: device time this long before the edge saw it"
     )
@@ -56,6 +61,9 @@ class AttendanceSettings(BaseModel):
             burst_min_people=self.burst_min_people,
             recurring_pair_gap_seconds=self.recurring_pair_gap_seconds,
             recurring_pair_min_days=self.recurring_pair_min_days,
+            recurring_pair_lookback_days=self.recurring_pair_lookback_days,
             backfill_max_delay_minutes=self.backfill_max_delay_minutes,
             future_tolerance_seconds=self.future_tolerance_seconds,
+            face_mismatch_enabled=self.face_mismatch_enabled,
+            nobody_identified_enabled=self.nobody_identified_enabled,
         )

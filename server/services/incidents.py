@@ -22,7 +22,7 @@ logger = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 
 
-def _utc_now() -> datetime:
+def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
@@ -37,7 +37,7 @@ class Reconciliation:
 
 
 class IncidentService:
-    def __init__(self, store: IncidentStore, zone: ZoneInfo, clock: Clock = _utc_now) -> None:
+    def __init__(self, store: IncidentStore, zone: ZoneInfo, clock: Clock = utc_now) -> None:
         self.store = store
         self.zone = zone
         self.clock = clock
@@ -111,9 +111,12 @@ class IncidentService:
         wanted = {f.key: f for f in found}
         with self.store.engine.begin() as c:
             existing = self.store.detected_in(c, since, until)
+            # A finding already raised on a day outside this range (a pattern found again on a
+            # later day of it) is the same incident, not a new one.
+            elsewhere = self.store.detected_by_keys(c, [k for k in wanted if k not in existing])
             rows, events = [], []
             for key, finding in sorted(wanted.items()):
-                current = existing.get(key)
+                current = existing.get(key) or elsewhere.get(key)
                 if current is None:
                     result.raised.append(finding)
                     incident_id = str(uuid.uuid4())
@@ -195,7 +198,7 @@ class IncidentService:
 
 
 class WarningService:
-    def __init__(self, store: IncidentStore, zone: ZoneInfo, clock: Clock = _utc_now) -> None:
+    def __init__(self, store: IncidentStore, zone: ZoneInfo, clock: Clock = utc_now) -> None:
         self.store = store
         self.zone = zone
         self.clock = clock

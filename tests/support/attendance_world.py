@@ -3,6 +3,7 @@ working-time data through the real HTTP API. Used by the attendance tests."""
 
 from __future__ import annotations
 
+import base64
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -12,13 +13,19 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from contracts import DeviceStatus, FaceObservation, PunchEvent
-from contracts.events import DeviceKind, FaceOutcome, PunchFlag, PunchSource, VerifyMethod
+from contracts.events import DeviceKind, FaceLiveness, FaceOutcome, PunchFlag, PunchSource, VerifyMethod
+from server.adapters.face_crypto import EncodingCipher
+from server.adapters.face_store import FaceStore
 from server.adapters.ingest_store import SqlIngestStore
 from server.api.attendance_deps import AttendanceServices
 from server.api.attendance_routes import attendance_router
 from server.api.errors import install_error_handlers
+from server.api.faces import face_router
 from server.api.incident_routes import incident_router
 from server.services.attendance_settings import AttendanceSettings
+from server.services.face_enrolment import FaceEnrolment
+from server.services.face_settings import FaceSettings
+from server.services.incidents import Clock, utc_now
 from server.services.ingest import IngestBatch
 
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -64,14 +71,25 @@ def local(day: date, hhmm: str, seconds: int = 0) -> datetime:
     return datetime.combine(day, time(hour, minute, seconds), ZONE)
 
 
-def attendance_app(engine: Engine, settings: AttendanceSettings | None = None) -> FastAPI:
-    """The attendance routers on a real database, without the MQTT side."""
+def attendance_app(
+    engine: Engine, settings: AttendanceSettings | None = None, clock: Clock = utc_now
+) -> FastAPI:
+    """The attendance routers on a real database, without the MQTT side; the face router too,
+    serving the evidence snapshots that incidents link to."""
     app = FastAPI()
     app.include_router(attendance_router)
     app.include_router(incident_router)
+    app.include_router(face_router)
     install_error_handlers(app)
-    app.state.attendance = AttendanceServices.build(engine, settings or AttendanceSettings())
+    app.state.attendance = AttendanceServices.build(engine, settings or AttendanceSettings(), clock)
+    app.state.faces = FaceEnrolment(
+        FaceStore(engine), EncodingCipher(_no_face_key), FaceSettings(), encoder=None, publisher=None
+    )
     return app
+
+
+def _no_face_key() -> str:
+    raise AssertionError("the attendance tests enrol no faces")
 
 
 class AttendanceWorld:
@@ -127,7 +145,15 @@ class AttendanceWorld:
         self._store(event, stored_at=event.observed_at)
         return event.event_id
 
-    def face(self, camera: str, staff_id: str | None, at: datetime, terminal: str | None = None) -> str:
+    def face(
+        self,
+        camera: str,
+        staff_id: str | None,
+        at: datetime,
+        terminal: str | None = None,
+        liveness: FaceLiveness | None = None,
+        snapshot_jpeg: bytes | None = None,
+    ) -> str:
         self._track += 1
         event = FaceObservation.create(
             edge_id=EDGE,
@@ -138,6 +164,8 @@ class AttendanceWorld:
             staff_id=staff_id,
             distance=0.4 if staff_id else None,
             linked_terminal=terminal,
+            liveness=liveness,
+            snapshot_jpeg_b64=base64.b64encode(snapshot_jpeg).decode() if snapshot_jpeg else None,
         )
         self._store(event)
         return event.event_id
