@@ -2,8 +2,9 @@
 
 A ``SimFaults`` can be loaded from a YAML profile (``kaoqin sim terminal --faults FILE``) and
 changed while the simulator runs (tests flip ``busy_commands`` or ``drop_after_chunks``).
-Data quirks (impossible dates, duplicate punches, odd PINs, deleted users, a clock set back)
-need no switch: they are made with the simulator's own methods, see ``docs/terminals.md``.
+Data quirks (impossible dates, duplicate punches, odd PINs, deleted users and reused slots,
+future records, a clock set back) are switches too; they shape the log the simulator starts
+with (``sim_data.py``), and tests can also make them with the simulator's own methods.
 """
 
 from __future__ import annotations
@@ -56,6 +57,35 @@ class SimFaults(BaseModel):
     finger_capacity: int = Field(default=3_000, ge=1)
     overwrite_when_full: bool = Field(
         default=True, description="§6.18: a full log drops its oldest record (else new punches are refused)"
+    )
+    # Data quirks of the log the simulator starts with (§6 items 11, 13, 15, 16; sim_data.py).
+    corrupt_records: set[int] = Field(
+        default_factory=set, description="§6.11: log indexes served with an impossible date (Feb 30)"
+    )
+    duplicate_every: int | None = Field(
+        default=None,
+        ge=1,
+        description="§6.16: every Nth record of the log is logged twice in the same second",
+    )
+    odd_pins: list[str] = Field(
+        default_factory=list,
+        description="§6.13: extra users with these PINs (leading zeros, letters on 72-byte devices), with punches",
+    )
+    deleted_users: list[str] = Field(
+        default_factory=list, description="§6.13: PINs deleted after punching: their records stay (orphans)"
+    )
+    reuse_deleted_slots: bool = Field(
+        default=False, description="§6.13: each deleted user's slot is taken by a newcomer (PIN 9<slot:04d>)"
+    )
+    future_records: int = Field(
+        default=0, ge=0, description="§6.15: records stamped future_seconds ahead of the device clock"
+    )
+    future_seconds: float = Field(default=2 * 86400, gt=0)
+    clock_set_back_seconds: float = Field(
+        default=0.0, ge=0, description="§6.14: the device clock jumps back this far, once, ..."
+    )
+    clock_set_back_after_seconds: float = Field(
+        default=0.0, ge=0, description="... this long after the simulator started"
     )
 
 

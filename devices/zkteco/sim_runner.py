@@ -66,7 +66,9 @@ def serve_forever(options: SimulatorOptions | None = None, *, stop: threading.Ev
             previous[signum] = signal.signal(signum, on_signal)
     try:
         with simulator:
-            transports = "tcp+udp" if opts.udp else "tcp"
+            transports = (
+                ("udp" if opts.faults and opts.faults.udp_only else "tcp+udp") if simulator.udp else "tcp"
+            )
             sys.stdout.write(
                 f"kaoqin terminal simulator SN={opts.serial} listening on {transports} "
                 f"{opts.host}:{simulator.port} (users={len(simulator.state.users)}, "

@@ -144,10 +144,13 @@ class DeviceState:
         self._lock = threading.RLock()
         self._users: dict[int, UserRecord] = {u.uid: u for u in users}
         self._records: list[AttendanceRecord] = list(records)
-        self._corrupt = set(corrupt_records)
         self.faults = faults or SimFaults()
+        self._corrupt = set(corrupt_records) | self.faults.corrupt_records
         self._clock_offset = timedelta(seconds=self.faults.clock_offset_seconds)
         self._drift_from = wall_clock(self._zone)
+        self._set_back_at: datetime | None = None
+        if self.faults.clock_set_back_seconds:
+            self._set_back_at = self._drift_from + timedelta(seconds=self.faults.clock_set_back_after_seconds)
         self._enabled = True
         self._tcp_sessions = 0
         self.templates: dict[tuple[int, int], bytes] = {}  # (uid, finger index) -> template
@@ -159,6 +162,11 @@ class DeviceState:
         """The device's naive wall clock: host time in the device zone plus the set offset."""
         host = wall_clock(self._zone)
         with self._lock:
+            if self._set_back_at is not None and host >= self._set_back_at:
+                # §6.14: someone set the clock back at the device's menu, once.
+                self._set_back_at = None
+                self._clock_offset -= timedelta(seconds=self.faults.clock_set_back_seconds)
+                logger.warning("device clock set back by %.0f s (fault)", self.faults.clock_set_back_seconds)
             hours = (host - self._drift_from).total_seconds() / 3600
             drift = timedelta(seconds=hours * self.faults.drift_seconds_per_hour)
             return (host + self._clock_offset + drift).replace(microsecond=0)

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 from devices.zkteco.packets import FrameSplitter, FramingError, ReplyCode, tcp_wrap
 from devices.zkteco.records import AttendanceRecord, UserRecord
+from devices.zkteco.sim_data import apply_log_quirks, with_odd_pins
 from devices.zkteco.sim_faults import ConnectionDropped, LivePuncher, SimFaults
 from devices.zkteco.sim_session import EventSender, TerminalSession, Transport
 from devices.zkteco.sim_state import (
@@ -47,7 +48,8 @@ class TerminalSimulator:
     TCP is always served; ``udp=True`` also serves UDP on the same port number, as real
     devices do. ``users`` is a count (PINs "1".."N" with generated names) or a roster;
     ``records`` generated punches lie on working days before now (deterministic per ``seed``).
-    ``corrupt_records`` lists log indexes served with an impossible date (Feb 30).
+    ``corrupt_records`` lists log indexes served with an impossible date (Feb 30); the data
+    quirks of ``faults`` (odd PINs, deleted users, duplicates, future records) shape the log.
     ``timezone`` is the zone of the device clock (default: the host's local zone).
     """
 
@@ -73,12 +75,16 @@ class TerminalSimulator:
         mac: str = "00:17:61:11:45:08",
         faults: SimFaults | None = None,
     ) -> None:
-        roster = generate_roster(users) if isinstance(users, int) else list(users)
+        quirks = faults or SimFaults()
+        roster = with_odd_pins(generate_roster(users) if isinstance(users, int) else list(users), quirks)
         before = wall_clock(ZoneInfo(timezone) if timezone else None)
+        roster, log = apply_log_quirks(
+            roster, generate_attendance(roster, records, before, seed), quirks, before
+        )
         self.state = DeviceState(
             identity=DeviceIdentity(serial, firmware, platform, device_name, mac),
             users=roster,
-            records=generate_attendance(roster, records, before, seed),
+            records=log,
             comm_key=comm_key,
             record_size=record_size,
             user_size=user_size,
@@ -87,7 +93,7 @@ class TerminalSimulator:
             faults=faults,
         )
         self.host = host
-        self.udp = udp
+        self.udp = udp or quirks.udp_only  # UDP-only firmware must answer on UDP
         self._requested_port = port
         self._event_size = event_size
         self._rng = random.Random(seed)

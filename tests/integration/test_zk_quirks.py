@@ -250,3 +250,59 @@ def test_an_unknown_verify_code_is_kept_raw_and_flagged_on_the_pull_path(tmp_pat
         assert (by_user["1"]["verify_mode"], by_user["1"]["verify_method"]) == (99, "unknown")
         assert by_user["1"]["flags"] == ["unknown_verify_code"]
         assert (by_user["2"]["verify_method"], by_user["2"]["flags"]) == ("fingerprint", [])
+
+
+def test_the_cli_simulator_takes_the_data_quirks_from_a_profile_file(tmp_path: Path) -> None:
+    """One ``kaoqin sim terminal`` process, every data quirk switched on from the file; udp_only
+    alone makes it serve UDP. pyzk reads it through our adapter, which keeps what pyzk cannot."""
+    from devices.zkteco.client import ZKTecoTerminal
+    from devices.zkteco.config import ZKTecoConfig
+    from tests.support.processes import KaoqinProcess
+    from tests.support.services import free_port, wait_for_port
+
+    profile = tmp_path / "faults.yaml"
+    profile.write_text(
+        "udp_only: true\n"
+        "corrupt_records: [3]\n"
+        "duplicate_every: 5\n"
+        "odd_pins: ['0042', 'A17']\n"
+        "deleted_users: ['2']\n"
+        "reuse_deleted_slots: true\n"
+        "future_records: 2\n"
+        "clock_set_back_seconds: 7200\n"
+        "clock_set_back_after_seconds: 1\n"
+    )
+    port = free_port()
+    args = ["sim", "terminal", "--port", str(port), "--users", "3", "--records", "20"]
+    process = KaoqinProcess([*args, "--faults", str(profile), "--timezone", ZONE], tmp_path / "sim.log")
+    process.start()
+    try:
+        wait_for_port("127.0.0.1", port)
+        with pytest.raises(DeviceUnreachable, match="connect over tcp"):  # TCP closed: UDP-only firmware
+            ZKTecoTerminal(ZKTecoConfig(host="127.0.0.1", port=port, timezone=ZONE, timeout=2)).read_info()
+        config = ZKTecoConfig(host="127.0.0.1", port=port, timezone=ZONE, transport="udp", timeout=5)
+        with ZKTecoTerminal(config) as terminal:
+            assert {u.user_id for u in terminal.read_users()} == {"1", "3", "0042", "A17", "90002"}
+            punches, problems = terminal.read_log()
+            assert len(punches) + len(problems) == 20 + 20 // 5 + 2
+            (problem,) = problems
+            assert "record #3" in str(problem)
+            assert len(problem.raw) == 40
+            keys = [(p.user_id, p.device_time, p.punch_state, p.verify_mode) for p in punches]
+            assert len(keys) - len(set(keys)) == 4  # records 5, 10, 15 and 20 logged twice
+            assert {"0042", "A17"} <= {p.user_id for p in punches}
+            orphans = [p for p in punches if p.user_id == "2"]
+            assert orphans
+            assert all(p.user_enrolled is False for p in orphans)
+            host = datetime.now(ZoneInfo(ZONE)).replace(tzinfo=None)
+            assert len([p for p in punches if p.device_time > host + timedelta(days=1)]) == 2
+            wait_until(
+                lambda: (
+                    terminal.read_clock().replace(tzinfo=None)
+                    < datetime.now(ZoneInfo(ZONE)).replace(tzinfo=None) - timedelta(seconds=3600)
+                ),
+                20,
+                "the device clock set back",
+            )
+    finally:
+        assert process.stop() == 0, process.output()
