@@ -127,6 +127,7 @@ class FaceEngine:
         self._next_id = 1
         self._previous: npt.NDArray[np.uint8] | None = None
         self._lock = threading.Lock()
+        self._blink_required = config.liveness.require_blink
         self.encodings_computed = 0
 
     # ---------------------------------------------------------------- photos
@@ -197,9 +198,10 @@ class FaceEngine:
                     continue
                 track.hits += 1
                 # A blink barely changes the frame (two eyes out of 640x480): a track still waiting
-                # for its liveness verdict gets its landmarks on an unchanged frame too (~2 ms).
-                pending = track.liveness.result is Liveness.PENDING
-                track.liveness.add(self._backend.landmarks(frame, track.box) if pending else None)
+                # for one gets its landmarks on an unchanged frame too (~2 ms), for the blink only.
+                waiting = self._blink_required and track.liveness.result is Liveness.PENDING
+                landmarks = self._backend.landmarks(frame, track.box) if waiting else None
+                track.liveness.add(landmarks, changed=False)
                 self._decide(track, at, sightings)
             self._drop_lost(at, sightings)
             return FrameReport(True, self.faces_in_view, sightings)

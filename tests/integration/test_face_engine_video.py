@@ -75,7 +75,9 @@ def test_the_same_person_without_the_blink_fails_and_a_still_photo_fails(
     photo = faces_dir / "people" / "biden_1.jpg"
     noisy = write_video(tmp_path / "noisy.avi", [Scene(None, 5), Scene(photo, 60, drift=0, noise=1.0)])
     (sighting,) = run(noisy, blink_engine(gallery))[1]
-    assert (sighting.staff_id, sighting.liveness) == ("S-biden", Liveness.FAILED_NO_BLINK)
+    # Sensor noise jitters the landmarks, but neither passes for a blink nor for a movement.
+    assert (sighting.staff_id, sighting.liveness) == ("S-biden", Liveness.FAILED_STILL)
+    assert sighting.frames >= 45  # the verdict waited for the whole blink window
     still = write_video(tmp_path / "still.avi", [Scene(None, 5), Scene(photo, 60, drift=0)])
     (sighting,) = run(still, blink_engine(gallery))[1]
     assert (sighting.staff_id, sighting.liveness) == ("S-biden", Liveness.FAILED_STILL)

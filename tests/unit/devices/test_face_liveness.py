@@ -66,3 +66,31 @@ def test_a_moving_face_passes_when_no_blink_is_required() -> None:
     for i in range(5):
         tracker.add(_face(0.3, shift=i * 1.5))
     assert tracker.result is Liveness.PASSED
+
+
+def test_a_blink_on_unchanged_frames_passes_a_face_that_stands_still() -> None:
+    tracker = LivenessTracker(LivenessConfig(require_blink=True, blink_window_frames=30))
+    tracker.add(_face(0.3))
+    for ear in [0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 0.12, 0.1, 0.3, 0.3]:
+        tracker.add(_face(ear), changed=False)  # below the motion gate: a blink, not motion
+    assert not tracker.moved
+    assert tracker.result is Liveness.PASSED
+
+
+def test_landmark_jitter_on_unchanged_frames_is_not_motion() -> None:
+    tracker = LivenessTracker(LivenessConfig(still_frames=5))
+    tracker.add(_face(0.3))
+    for i in range(6):
+        tracker.add(_face(0.3, shift=3.0 * (i % 2)), changed=False)  # noise, not a move
+    assert tracker.result is Liveness.FAILED_STILL
+
+
+def test_a_still_face_with_the_blink_requirement_waits_for_the_window_then_fails_still() -> None:
+    tracker = LivenessTracker(LivenessConfig(require_blink=True, blink_window_frames=20, still_frames=5))
+    tracker.add(_face(0.3))
+    for _ in range(10):
+        tracker.add(_face(0.3), changed=False)
+    assert tracker.result is Liveness.PENDING  # a still person may yet blink
+    for _ in range(9):
+        tracker.add(_face(0.3), changed=False)
+    assert tracker.result is Liveness.FAILED_STILL
