@@ -16,7 +16,9 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from kaoqin.audit_cli import add_audit_parser
 from kaoqin.face_cli import add_face_parser
+from kaoqin.users_cli import add_users_parser
 
 logger = logging.getLogger("kaoqin")
 
@@ -215,6 +217,8 @@ def build_parser() -> argparse.ArgumentParser:
     replay.set_defaults(func=cmd_rules_replay)
 
     add_face_parser(sub)
+    add_users_parser(sub)
+    add_audit_parser(sub)
     return parser
 
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import random
+import secrets
 import tempfile
 import threading
 import time
+from collections.abc import Generator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -24,7 +26,10 @@ import uvicorn
 from devices.zkteco.simulator import TerminalSimulator
 from edge.agent import EdgeAgent
 from edge.settings import EdgeSettings, TerminalSettings
+from server.adapters.db import create_db_engine
+from server.adapters.user_store import UserStore
 from server.app import create_app
+from server.services.auth import PasswordHashing
 from server.settings import ServerSettings
 
 logger = logging.getLogger(__name__)
@@ -69,6 +74,38 @@ def _morning(staff: int, seed: int = 7) -> list[tuple[datetime, str, int]]:
     return sorted(arrivals)
 
 
+class _SignedIn(httpx.Auth):
+    """Sends the demo admin's token, signing in again when it has expired (tokens are short-lived)."""
+
+    def __init__(self, username: str, password: str) -> None:
+        self._form = {"username": username, "password": password}
+        self._token: str | None = None
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        for _attempt in range(2):
+            if self._token is None:
+                login = yield httpx.Request("POST", request.url.join("/api/v1/auth/token"), data=self._form)
+                login.read()
+                login.raise_for_status()
+                self._token = str(login.json()["access_token"])
+            request.headers["Authorization"] = f"Bearer {self._token}"
+            response = yield request
+            if response.status_code != 401:
+                return
+            self._token = None
+
+
+def _add_demo_admin(database_url: str) -> tuple[str, str]:
+    """An admin with a fresh random password in the demo's own database (migrated by now)."""
+    username, password = f"demo-admin-{secrets.token_hex(3)}", secrets.token_urlsafe(12)
+    engine = create_db_engine(database_url)
+    try:
+        UserStore(engine).add(username, PasswordHashing().hash(password), "admin", None, datetime.now(UTC))
+    finally:
+        engine.dispose()
+    return username, password
+
+
 def _summary(client: httpx.Client) -> Summary:
     stats = client.get("/api/v1/ingest/stats").json()
     devices = client.get("/api/v1/devices").json()
@@ -105,6 +142,8 @@ def run_demo(options: DemoOptions) -> int:
     base_url = f"http://{server_settings.http_host}:{options.http_port}"
     client = httpx.Client(base_url=base_url, timeout=5)
     _wait_until_healthy(client)
+    username, password = _add_demo_admin(server_settings.database_url)
+    client.auth = _SignedIn(username, password)
 
     simulators = [
         TerminalSimulator(serial=serial, users=options.staff, records=25 * (i + 1), timezone=ZONE, seed=i)
@@ -127,6 +166,9 @@ def run_demo(options: DemoOptions) -> int:
     agent.start()
 
     print(f"Kaoqin demo running. API docs: {base_url}/docs  (punches: {base_url}/api/v1/punches)", flush=True)
+    print(
+        f"Sign in to the API as {username} / {password} (admin; the Authorize button in /docs).", flush=True
+    )
     print(f"Files in {workdir}. Stop with Ctrl-C.", flush=True)
 
     stop = threading.Event()

@@ -11,17 +11,22 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from importlib.metadata import version
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from starlette.concurrency import run_in_threadpool
 
+from server.adapters.audit_log import AuditLog
 from server.adapters.db import create_db_engine
 from server.adapters.embedded_broker import EmbeddedBroker
 from server.adapters.ingest_store import SqlIngestStore
 from server.adapters.migrate import migrate
 from server.adapters.mqtt_consumer import MqttConsumer
 from server.adapters.read_store import ReadStore
+from server.adapters.user_store import RecordOwners, UserStore
+from server.api.access_policy import AccessControl, authorize
 from server.api.attendance_deps import AttendanceServices, start_attendance_scheduler
 from server.api.attendance_routes import attendance_router
+from server.api.audit_middleware import AuditMiddleware
+from server.api.auth_routes import auth_router
 from server.api.dependencies import ApiContext
 from server.api.errors import install_error_handlers
 from server.api.faces import face_router, start_face_services
@@ -29,6 +34,7 @@ from server.api.incident_routes import incident_router
 from server.api.metrics_routes import ServerMetricSources, build_metrics_registry, metrics_router
 from server.api.routes import health_router, router
 from server.api.terminal_routes import terminal_router
+from server.services.auth import Authenticator, token_secret
 from server.services.face_enrolment import PhotoEncoder
 from server.services.ingest import IngestService, IngestStats
 from server.settings import ServerSettings
@@ -43,6 +49,7 @@ _BROKER_WAIT_SECONDS = 10.0
 def create_app(settings: ServerSettings, *, photo_encoder: PhotoEncoder | None = None) -> FastAPI:
     """Build the app; nothing connects until the app's lifespan starts. ``photo_encoder`` finds faces
     in enrolment photos (``kaoqin server`` passes the cameras' engine; without it enrolment answers 503)."""
+    signing_secret = token_secret(settings.auth)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -50,6 +57,10 @@ def create_app(settings: ServerSettings, *, photo_encoder: PhotoEncoder | None =
             await run_in_threadpool(migrate, settings.database_url)
             engine = create_db_engine(settings.database_url)
             stack.callback(engine.dispose)
+            app.state.access = AccessControl(
+                Authenticator(UserStore(engine), signing_secret, settings.auth), RecordOwners(engine)
+            )
+            app.state.audit_log = AuditLog(engine)
 
             if settings.mqtt_url is None:
                 broker = EmbeddedBroker(settings.embedded_broker_host, settings.embedded_broker_port)
@@ -108,7 +119,9 @@ def create_app(settings: ServerSettings, *, photo_encoder: PhotoEncoder | None =
         version=version("kaoqin"),
         summary="Attendance events from edge agents, stored once and served over HTTP.",
         lifespan=lifespan,
+        dependencies=[Depends(authorize)],  # every route: server/api/access_policy.py
     )
+    app.include_router(auth_router)
     app.include_router(router)
     app.include_router(health_router)
     app.include_router(metrics_router)
@@ -117,4 +130,5 @@ def create_app(settings: ServerSettings, *, photo_encoder: PhotoEncoder | None =
     app.include_router(incident_router)
     app.include_router(face_router)
     install_error_handlers(app)
+    app.add_middleware(AuditMiddleware, audit_log=lambda: getattr(app.state, "audit_log", None))
     return app

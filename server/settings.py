@@ -14,6 +14,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from contracts.broker_url import parse_broker_url
 from server.services.attendance_settings import AttendanceSettings
+from server.services.auth_settings import AuthSettings
 from server.services.face_settings import FaceSettings
 
 ENV_PREFIX = "KAOQIN_SERVER_"
@@ -65,6 +66,13 @@ class ServerSettings(BaseSettings):
     faces: FaceSettings = Field(
         default_factory=FaceSettings, description="face enrolment, its encryption key, biometric retention"
     )
+    environment: Literal["development", "production"] = Field(
+        default="development",
+        description="production refuses to start without a real token signing secret (auth.token_secret)",
+    )
+    auth: AuthSettings = Field(
+        default_factory=AuthSettings, description="API sign-in: token secret and lifetime, login limits"
+    )
 
     @property
     def uses_mqtt5(self) -> bool:
@@ -89,6 +97,14 @@ class ServerSettings(BaseSettings):
             raise ValueError(
                 "mqtt_shared_group needs an external MQTT 5 broker: set mqtt_url and mqtt_protocol: '5'"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _production_needs_a_real_secret(self) -> ServerSettings:
+        if self.environment == "production":
+            problem = self.auth.production_problem()
+            if problem is not None:
+                raise ValueError(problem)
         return self
 
     @property

@@ -233,3 +233,4 @@ dead_letters = Table(
 import server.adapters.tables_attendance  # noqa: E402, F401
 from server.adapters import tables_edge_credentials as _edge_credentials  # noqa: E402, F401
 from server.adapters import tables_faces as _faces  # noqa: E402, F401
+from server.adapters import tables_auth as _auth  # noqa: E402, F401

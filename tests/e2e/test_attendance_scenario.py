@@ -23,6 +23,7 @@ from server.adapters.db import create_db_engine
 from server.app import create_app
 from server.settings import ServerSettings
 from tests.support.attendance_world import TIMETABLE, AttendanceWorld, local
+from tests.support.auth import sign_in
 from tests.support.services import free_port
 
 pytestmark = pytest.mark.e2e
@@ -53,6 +54,7 @@ def client(database_url: str, tmp_path: Path) -> Iterator[TestClient]:
         while client.get("/healthz").status_code != 200:
             assert time.monotonic() < deadline, "the server did not become healthy"
             time.sleep(0.05)
+        sign_in(client, database_url)
         yield client
 
 

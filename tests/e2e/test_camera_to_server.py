@@ -21,6 +21,7 @@ from edge.agent import EdgeAgent
 from edge.camera_settings import CameraSettings, FaceCheckInSettings
 from edge.settings import EdgeSettings
 from server.adapters.tables import face_observations
+from tests.support.auth import sign_in
 from tests.support.face_video import Scene, write_video
 from tests.support.processes import KaoqinProcess, wait_until
 from tests.support.services import PrivateMosquitto, free_port
@@ -80,6 +81,7 @@ def test_a_person_at_the_door_is_checked_in_on_the_server(
     try:
         api = httpx.Client(base_url=f"http://127.0.0.1:{http_port}", timeout=30)
         wait_until(lambda: api.get("/healthz").status_code == 200, 60, "the server to be healthy")
+        sign_in(api, chain.database_url, "hr")
         assert api.put("/api/v1/faces/S-0042/consent", json={"recorded_by": "hr"}).status_code == 200
         photo = faces_dir / "people" / "obama_1.jpg"
         enrolled = api.post(

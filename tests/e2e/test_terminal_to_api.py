@@ -7,6 +7,7 @@ restarted). Ends with every record on the terminal stored exactly once and the o
 
 from __future__ import annotations
 
+import secrets
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from contracts import punch_event_id
 from devices.zkteco.simulator import TerminalSimulator
 from edge.agent import EdgeAgent
 from edge.settings import EdgeSettings, TerminalSettings
+from tests.support.auth import sign_in
 from tests.support.processes import KaoqinProcess, wait_until
 from tests.support.services import PrivateMosquitto, free_port
 
@@ -51,12 +53,16 @@ def chain(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Chain]:
         broker.stop()
 
 
+TOKEN_SECRET = secrets.token_hex(24)
+
+
 def server_process(chain: Chain, tmp_path: Path, http_port: int) -> KaoqinProcess:
     config = tmp_path / "server.yaml"
     lines = [
         f"database_url: {chain.database_url}",
         f"http_port: {http_port}",
         "ingest_batch_wait_seconds: 0.05",
+        f"auth:\n  token_secret: {TOKEN_SECRET}",  # the API token outlives the server's restart
     ]
     lines.append(
         f"mqtt_url: {chain.mqtt_url}" if chain.mqtt_url else f"embedded_broker_port: {chain.embedded_port}"
@@ -80,6 +86,7 @@ def test_every_record_stored_exactly_once_across_restarts(chain: Chain, tmp_path
     server.start()
     api = httpx.Client(base_url=f"http://127.0.0.1:{http_port}", timeout=5)
     wait_until(lambda: api.get("/healthz").status_code == 200, 60, "the server to be healthy")
+    sign_in(api, chain.database_url, "inspector")
 
     sim = TerminalSimulator(serial="E2E0001", users=30, records=400, timezone=ZONE, seed=3)
     sim.start()

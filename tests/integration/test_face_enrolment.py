@@ -35,6 +35,7 @@ from server.services.face_enrolment import FaceEnrolment
 from server.services.face_settings import FaceSettings
 from server.services.ingest import IngestBatch
 from server.settings import ServerSettings
+from tests.support.auth import sign_in
 from tests.support.processes import wait_until
 from tests.support.services import free_port
 
@@ -52,6 +53,7 @@ def server(database_url: str, tmp_path: Path) -> Iterator[tuple[TestClient, Serv
         faces=FaceSettings(encryption_key=KEY, encryption_key_file=tmp_path / "unused.key"),
     )
     with TestClient(create_app(settings, photo_encoder=ENCODER)) as client:
+        sign_in(client, database_url)
         wait_until(lambda: client.get("/healthz").status_code == 200, 15, "the server to be healthy")
         yield client, settings
 
@@ -247,6 +249,7 @@ def test_the_purge_runs_on_schedule_in_the_server(tmp_path: Path) -> None:
     )
     with TestClient(create_app(settings)) as client:
         wait_until(lambda: client.get("/healthz").status_code == 200, 15, "the server to be healthy")
+        sign_in(client, settings.database_url)
         old = _observation(datetime.now(UTC) - timedelta(hours=2), None, 9)
         faces: FaceEnrolment = client.app.state.faces  # type: ignore[attr-defined]
         SqlIngestStore(faces.store._engine).store_batch(IngestBatch(events=[old]), datetime.now(UTC))

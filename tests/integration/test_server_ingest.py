@@ -38,6 +38,7 @@ from contracts import (
 from server.adapters.mqtt_consumer import parse_mqtt_url
 from server.app import create_app
 from server.settings import ServerSettings
+from tests.support.auth import sign_in
 from tests.support.services import free_port
 
 pytestmark = pytest.mark.integration
@@ -167,6 +168,7 @@ def server(request: pytest.FixtureRequest) -> Iterator[RunningServer]:
         )
     with TestClient(create_app(settings)) as client:
         wait_for(lambda: client.get("/healthz").status_code == 200, "the server to become healthy")
+        sign_in(client, settings.database_url)
         yield RunningServer(client, settings.broker_url, settings)
     if settings.mqtt_url is not None:
         _clear_persistent_session(settings.mqtt_url, client_id)

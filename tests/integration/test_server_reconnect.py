@@ -9,6 +9,7 @@ from contracts import AckStatus
 from server.app import create_app
 from server.settings import ServerSettings
 from tests.integration.test_server_ingest import FakeEdge, make_punch, wait_for
+from tests.support.auth import sign_in
 from tests.support.services import PrivateMosquitto
 
 pytestmark = pytest.mark.integration
@@ -55,6 +56,7 @@ def test_events_published_while_the_server_is_down_are_stored_when_it_returns(
         with TestClient(create_app(settings)) as client:
             for event in events:
                 edge.wait_acked(event.event_id, AckStatus.STORED)
+            sign_in(client, database_url)
             assert client.get("/api/v1/punches").json()["total"] == 5
     finally:
         edge.stop()

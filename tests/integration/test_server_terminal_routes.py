@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from contracts import CopyTemplatesCommand, UpsertUsersCommand, command_topic, decode_command
 from server.app import create_app
 from server.settings import ServerSettings
+from tests.support.auth import sign_in
 from tests.support.brokers import Probe
 from tests.support.services import free_port
 
@@ -25,6 +26,7 @@ def test_staff_and_template_commands_reach_the_edge_topic(tmp_path: Path) -> Non
         while client.get("/healthz").status_code != 200:
             assert time.monotonic() < deadline, "the server did not become healthy"
             time.sleep(0.05)
+        sign_in(client, settings.database_url)
         edge = Probe(settings.broker_url, command_topic("edge-site-1"))
         try:
             reply = client.post(
