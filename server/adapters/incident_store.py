@@ -186,6 +186,14 @@ class IncidentStore:
             raise NotFoundError(f"warning_id: no such warning {warning_id!r}")
         return dict(row)
 
+    def standing_warning_for(self, c: Connection, incident_id: str) -> str | None:
+        """The id of the incident's warning that is not withdrawn, if any."""
+        w = t.efficiency_warnings
+        row = c.execute(
+            select(w.c.warning_id).where(w.c.incident_id == incident_id, w.c.withdrawn_at.is_(None))
+        ).first()
+        return None if row is None else str(row.warning_id)
+
     def insert_warning(self, c: Connection, row: dict[str, Any]) -> None:
         c.execute(insert(t.efficiency_warnings).values(**row))
 

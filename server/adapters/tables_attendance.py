@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    text,
 )
 
 from server.adapters.tables import ID_LENGTH, UTCDateTime, metadata
@@ -197,4 +198,13 @@ efficiency_warnings = Table(
     Column("withdrawn_reason", Text, nullable=True),
     Index(None, "department_id", "year"),
     Index(None, "staff_id", "year"),
+    # At most one standing warning per incident (migration 0008): two requests at once cannot
+    # both warn for the same breach; a withdrawn warning does not block a new one.
+    Index(
+        "uq_efficiency_warnings_active_incident",
+        "incident_id",
+        unique=True,
+        sqlite_where=text("withdrawn_at IS NULL"),
+        postgresql_where=text("withdrawn_at IS NULL"),
+    ),
 )

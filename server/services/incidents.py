@@ -14,7 +14,14 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection
 
 from server.adapters.incident_store import IncidentStore
-from server.domain.incidents import DetectedIncident, IncidentAction, IncidentState, Prohibition, next_state
+from server.domain.incidents import (
+    DetectedIncident,
+    IncidentAction,
+    IncidentState,
+    IncidentStateError,
+    Prohibition,
+    next_state,
+)
 from server.domain.warnings_chain import HeadWarningRef, StaffWarningRef, plan_escalation
 
 logger = logging.getLogger(__name__)
@@ -211,6 +218,12 @@ class WarningService:
             if incident["state"] != IncidentState.CONFIRMED.value:
                 raise ValueError(
                     f"incident_id: incident {incident_id!r} is {incident['state']}; only a confirmed incident can give a warning"
+                )
+            standing = self.store.standing_warning_for(c, incident_id)
+            if standing is not None:
+                raise IncidentStateError(
+                    f"incident_id: incident {incident_id!r} already has warning {standing!r}; "
+                    "one incident gives one warning (withdraw it first to issue another)"
                 )
             staff_id = incident["staff_id"]
             department = self.store.staff_department(c, staff_id)
