@@ -33,6 +33,7 @@ from edge.adms_protocol import (
     parse_info,
 )
 from edge.adms_settings import AdmsSettings, AdmsTerminalSettings
+from edge.adms_watchdog import AdmsWatchdog
 from edge.outbox import Outbox, OutboxMessage
 from edge.ports import Clock
 from edge.punch_events import PunchContext, build_punch_event, record_id
@@ -56,6 +57,7 @@ class AdmsEndpoint:
         outbox: Outbox,
         clock: Clock,
         on_queued: Callable[[], None] = lambda: None,
+        watchdog_tick_seconds: float = 1.0,
     ) -> None:
         self.settings = settings
         self.edge_id = edge_id
@@ -70,6 +72,14 @@ class AdmsEndpoint:
         self.results: dict[str, CommandResult] = {}
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self.watchdog = AdmsWatchdog(
+            self._terminals,
+            poll_seconds=settings.delay_seconds,
+            missed_polls=settings.unreachable_after_polls,
+            clock=clock,
+            report=self._reachability,
+            tick_seconds=watchdog_tick_seconds,
+        )
 
     @property
     def port(self) -> int:
@@ -87,12 +97,14 @@ class AdmsEndpoint:
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="adms-http", daemon=True)
         self._thread.start()
+        self.watchdog.start()
         logger.info(
             "ADMS endpoint on %s:%d for %d terminal(s)", self.settings.host, self.port, len(self._terminals)
         )
         return self
 
     def stop(self) -> None:
+        self.watchdog.stop()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -146,13 +158,17 @@ class AdmsEndpoint:
         )
 
     def on_upload(self, serial: str, table: str, stamp: str | None, body: str) -> str:
-        if stamp:
-            self._outbox.set_fact(serial, f"adms_stamp_{table.upper()}", stamp)
         if table.upper() == "ATTLOG":
-            return self._attlog(serial, body)
-        if table.upper() == "OPERLOG":
-            return f"OK:{count_operlog(body)}"
-        return "OK"  # other tables (photos, options) carry nothing the edge keeps
+            reply = self._attlog(serial, body)
+        elif table.upper() == "OPERLOG":
+            reply = f"OK:{count_operlog(body)}"
+        else:
+            reply = "OK"  # other tables (photos, options) carry nothing the edge keeps
+        if stamp:
+            # Only now: the upload's punches are in the outbox. A stamp saved first and a failure
+            # in between would tell the device, at its next handshake, that they had arrived.
+            self._outbox.set_fact(serial, f"adms_stamp_{table.upper()}", stamp)
+        return reply
 
     def on_poll(self, serial: str, info: str | None, client: str) -> str:
         if info:
@@ -252,14 +268,16 @@ class AdmsEndpoint:
         # ones are kept in the device status; a device told otherwise would resend them forever.
         return f"OK:{upload.lines}"
 
+    def _reachability(self, serial: str, reachable: bool, error: str | None, last: datetime | None) -> None:
+        self._status(serial, reachable=reachable, error=error, last_read_at=last)
+
     def _status(self, device_id: str, **fields: object) -> None:
         status = DeviceStatus.create(
             edge_id=self.edge_id,
             device_id=device_id,
             occurred_at=self._clock.now(),
             device_kind=DeviceKind.TERMINAL,
-            last_read_at=self._clock.now(),
-            **fields,
+            **({"last_read_at": self._clock.now()} | fields),
         )
         topic = event_topic(self.edge_id, EventKind.DEVICE_STATUS, device_id)
         self._outbox.add([OutboxMessage(status.event_id, topic, encode(status))])
@@ -297,6 +315,7 @@ class _AdmsHandler(BaseHTTPRequestHandler):
             self.adms.refuse_unknown(serial, path, client)
             self._reply(403, f"unregistered device {serial!r}")
             return
+        self.adms.watchdog.seen(serial)
         # §4 text is UTF-8 (GB2312 only on Chinese-language firmware); undecodable bytes are kept visible.
         body = raw.decode("utf-8", errors="replace")
         try:

@@ -61,6 +61,12 @@ class AdmsSettings(BaseModel):
     host: str = "0.0.0.0"  # terminals on the office LAN connect to the edge
     port: int = Field(default=8081, ge=0, le=65535, description="0 picks a free port (tests)")
     delay_seconds: int = Field(default=10, ge=2, le=60, description="how often terminals poll for commands")
+    unreachable_after_polls: int = Field(
+        default=3,
+        ge=2,
+        le=100,
+        description="a terminal silent for this many poll intervals is reported unreachable",
+    )
     terminals: list[AdmsTerminalSettings] = Field(default_factory=list)
 
     @model_validator(mode="after")

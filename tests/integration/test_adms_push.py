@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
@@ -152,6 +152,90 @@ def test_an_unknown_serial_is_refused_and_reported_as_unregistered(adms: Any) ->
     reports = [s for s in queued(outbox, EventKind.DEVICE_STATUS) if s["device_id"] == "STRANGER01"]
     assert len(reports) == 1  # reported once, not once per request
     assert "unregistered device" in reports[0]["error"]
+
+
+def test_a_silent_push_terminal_is_reported_unreachable_once_and_reachable_when_it_polls_again(
+    tmp_path: Path,
+) -> None:
+    from tests.support.processes import wait_until
+    from tests.unit.edge.fakes import FakeClock
+
+    clock = FakeClock(datetime.now(UTC))
+    outbox = Outbox(tmp_path / "outbox.sqlite3")
+    settings = AdmsSettings(
+        host="127.0.0.1",
+        port=0,
+        delay_seconds=10,
+        unreachable_after_polls=3,
+        terminals=[AdmsTerminalSettings(serial=SERIAL, timezone="Asia/Shanghai")],
+    )
+    endpoint = AdmsEndpoint(
+        settings, edge_id="edge-adms", outbox=outbox, clock=clock, watchdog_tick_seconds=0.02
+    ).start()
+
+    def statuses() -> list[dict[str, Any]]:
+        return [s for s in queued(outbox, EventKind.DEVICE_STATUS) if s["device_id"] == SERIAL]
+
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{endpoint.port}", headers=HEADERS, timeout=5) as client:
+            client.get("/iclock/cdata", params={"SN": SERIAL, "options": "all"})
+            clock.advance(25)  # two and a half poll intervals: still there
+            client.get("/iclock/getrequest", params={"SN": SERIAL})
+            clock.advance(29)
+            assert endpoint.watchdog.check() == []
+            assert all(s["reachable"] for s in statuses())
+            clock.advance(2)  # 31 s since its last request: three intervals of 10 s missed
+            wait_until(lambda: any(not s["reachable"] for s in statuses()), 10, "an unreachable status")
+            gone = statuses()[-1]
+            assert gone["reachable"] is False
+            assert gone["error"] == "no ADMS request for 31 s: 3 poll intervals of 10 s missed"
+            last_contact = clock.current - timedelta(seconds=31)
+            assert datetime.fromisoformat(gone["last_read_at"]) == last_contact
+            clock.advance(600)
+            assert endpoint.watchdog.check() == []  # reported once, not at every check
+            clock.advance(1)
+            client.get("/iclock/getrequest", params={"SN": SERIAL})
+            back = statuses()[-1]
+            assert (back["reachable"], back["error"]) == (True, None)
+            assert [s["reachable"] for s in statuses()].count(False) == 1
+    finally:
+        endpoint.stop()
+        outbox.close()
+
+
+def test_the_attlog_stamp_is_saved_only_once_the_punches_are_queued(tmp_path: Path) -> None:
+    class OutboxFailingOnce(Outbox):
+        """The real outbox, whose first write of events fails (a full disk, say)."""
+
+        failed = False
+
+        def add(self, messages: Any, **kwargs: Any) -> int:
+            messages = list(messages)
+            if messages and not self.failed:
+                self.failed = True
+                raise OSError("disk full")
+            return super().add(messages, **kwargs)
+
+    outbox = OutboxFailingOnce(tmp_path / "outbox.sqlite3")
+    settings = AdmsSettings(
+        host="127.0.0.1", port=0, terminals=[AdmsTerminalSettings(serial=SERIAL, timezone="Asia/Shanghai")]
+    )
+    endpoint = AdmsEndpoint(settings, edge_id="edge-adms", outbox=outbox, clock=SystemClock()).start()
+    body = "1452\t2026-11-02 08:29:41\t0\t15\t0\t0\t0\n"
+    params = {"SN": SERIAL, "table": "ATTLOG", "Stamp": "4242"}
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{endpoint.port}", headers=HEADERS, timeout=5) as client:
+            assert client.post("/iclock/cdata", params=params, content=body).status_code == 500
+            assert queued(outbox, EventKind.PUNCH) == []
+            handshake = client.get("/iclock/cdata", params={"SN": SERIAL, "options": "all"})
+            assert "ATTLOGStamp=0" in handshake.text  # so the device sends the records again
+            assert client.post("/iclock/cdata", params=params, content=body).text == "OK:1"
+            assert len(queued(outbox, EventKind.PUNCH)) == 1
+            handshake = client.get("/iclock/cdata", params={"SN": SERIAL, "options": "all"})
+            assert "ATTLOGStamp=4242" in handshake.text
+    finally:
+        endpoint.stop()
+        outbox.close()
 
 
 def test_the_agent_serves_adms_and_sends_staff_to_push_terminals(mosquitto_url: str, tmp_path: Path) -> None:
