@@ -44,14 +44,16 @@ class EdgeGallery:
         self._db.executescript(_SCHEMA)
         self._members: dict[int, list[str]] = {}
         self._versions: dict[int, int] = {}
+        held: dict[str, list[np.ndarray] | None] = {}
         for bucket, version, people in self._db.execute(
             "SELECT bucket, version, people FROM gallery_buckets"
         ):
             members = [GalleryPerson.model_validate(p) for p in json.loads(people)]
             for person in members:
-                self.gallery.put(person.staff_id, _person_encodings(person))
+                held[person.staff_id] = _person_encodings(person)
             self._members[bucket] = [p.staff_id for p in members]
             self._versions[bucket] = version
+        self.gallery.update(held)  # one snapshot for the whole stored gallery
         row = self._db.execute("SELECT version FROM gallery_head WHERE id = 1").fetchone()
         self.version = int(row[0]) if row else 0
         logger.info("edge gallery: %d people at version %d", len(self.gallery), self.version)
@@ -75,12 +77,13 @@ class EdgeGallery:
         held = self._versions.get(bucket.bucket)
         if held is not None and held >= bucket.version:
             return
-        encodings = {p.staff_id: _person_encodings(p) for p in bucket.people}
-        for staff_id in self._members.get(bucket.bucket, []):
-            if staff_id not in encodings:
-                self.gallery.remove(staff_id)
-        for staff_id, rows in encodings.items():
-            self.gallery.put(staff_id, rows)
+        encodings: dict[str, list[np.ndarray] | None] = {
+            p.staff_id: _person_encodings(p) for p in bucket.people
+        }
+        changes = dict.fromkeys(s for s in self._members.get(bucket.bucket, []) if s not in encodings)
+        changes.update(encodings)
+        # One swap of the cameras' snapshot: they see the bucket's old people or its new ones.
+        self.gallery.update(changes)
         self._members[bucket.bucket] = list(encodings)
         self._versions[bucket.bucket] = bucket.version
         people = json.dumps([p.model_dump() for p in bucket.people])
@@ -98,8 +101,7 @@ class EdgeGallery:
         stale = [b for b, v in self._versions.items() if b not in head.buckets and v <= head.version]
         for bucket in stale:
             # Emptied on the server (everyone in it deleted) while we may have been away.
-            for staff_id in self._members.pop(bucket, []):
-                self.gallery.remove(staff_id)
+            self.gallery.update(dict.fromkeys(self._members.pop(bucket, [])))
             del self._versions[bucket]
             self._db.execute("DELETE FROM gallery_buckets WHERE bucket = ?", (bucket,))
             logger.info("gallery bucket %d emptied on the server: its people are forgotten here", bucket)

@@ -59,3 +59,60 @@ def test_a_malformed_encoding_is_refused_with_the_person_named() -> None:
         Gallery({"x": [np.zeros(64, np.float32)]})
     with pytest.raises(ValueError, match="finite"):
         Gallery({"y": [np.full(128, np.nan, np.float32)]})
+
+
+def test_matching_while_another_thread_changes_the_gallery_always_sees_one_consistent_state() -> None:
+    import sys
+    import threading
+
+    rng = np.random.default_rng(3)
+    a = _random(rng, 1)[0]
+    others = _random(rng, 40) + 1.0  # far from a
+    gallery = Gallery({"A": [a]})
+    stop = threading.Event()
+    problems: list[str] = []
+
+    def change() -> None:
+        i = 0
+        while not stop.is_set():
+            i += 1
+            # People come and go with different numbers of encodings, so rows shift in the matrix.
+            gallery.put(f"B{i % 7}", list(others[: 1 + i % 5]))
+            gallery.remove(f"B{(i + 3) % 7}")
+            gallery.put(f"C{i % 5}", list(others[i % 30 : i % 30 + 1 + i % 3]))
+            gallery.put(f"C{(i + 2) % 5}", [])
+
+    def match() -> None:
+        for _ in range(20_000):
+            try:
+                found = gallery.nearest(a)
+                people = gallery.people
+            except Exception as exc:  # an inconsistent state shows as an error or a wrong owner
+                problems.append(repr(exc))
+                return
+            if found is None or found.staff_id != "A" or found.distance > 1e-3 or "A" not in people:
+                problems.append(f"matched {found}")
+                return
+
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible
+    try:
+        writer = threading.Thread(target=change)
+        readers = [threading.Thread(target=match) for _ in range(3)]
+        writer.start()
+        for reader in readers:
+            reader.start()
+        for reader in readers:
+            reader.join()
+        stop.set()
+        writer.join()
+    finally:
+        sys.setswitchinterval(previous)
+    assert problems == []
+
+
+def test_update_checks_every_encoding_before_changing_anything() -> None:
+    gallery = Gallery({"A": [np.zeros(128, np.float32)]})
+    with pytest.raises(ValueError, match="'B'"):
+        gallery.update({"A": None, "B": [np.zeros(3, np.float32)]})
+    assert gallery.people == ["A"]
