@@ -21,6 +21,12 @@ KAOQIN_NAMESPACE = uuid.UUID("6f1c2a7e-4b0d-5c8e-9a3f-0d2b7e4c1a95")
 SCHEMA_VERSION = 1
 
 Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")]
+# Bounds of the server's columns (server/adapters/tables.py): a value the database would refuse is
+# refused here, so it is dead-lettered with a reason instead of failing the whole ingest batch.
+ID_MAX = 64  # String(64) ids
+TEXT_MAX = 255  # String(255) columns
+INT32_MAX = 2**31 - 1  # INTEGER
+INT64_MAX = 2**63 - 1  # BIGINT
 
 
 class _Payload(BaseModel):
@@ -99,11 +105,15 @@ class PunchEvent(_Payload):
 
     kind: Literal["punch"] = "punch"
     schema_version: Literal[1] = 1
-    event_id: str = Field(description="uuid5 of serial, user id, device time, punch state, verify mode")
+    event_id: str = Field(
+        max_length=ID_MAX, description="uuid5 of serial, user id, device time, punch state, verify mode"
+    )
     edge_id: Id
     device_serial: Id
     user_id: str = Field(min_length=1, max_length=24, description="the PIN enrolled on the terminal")
-    device_uid: int | None = Field(default=None, description="the terminal's internal user slot")
+    device_uid: int | None = Field(
+        default=None, ge=-INT32_MAX - 1, le=INT32_MAX, description="the terminal's internal user slot"
+    )
     device_time: NaiveDatetime = Field(description="the terminal's own wall-clock time, as read")
     occurred_at: AwareDatetime = Field(description="device_time in the terminal's configured zone")
     observed_at: AwareDatetime = Field(description="when the edge first read the record")
@@ -111,7 +121,7 @@ class PunchEvent(_Payload):
     verify_method: VerifyMethod
     punch_state: int = Field(ge=0, le=255, description="raw punch state (0 in, 1 out, ...)")
     source: PunchSource
-    log_index: int | None = Field(default=None, ge=0, description="position in the device log")
+    log_index: int | None = Field(default=None, ge=0, le=INT64_MAX, description="position in the device log")
     flags: list[PunchFlag] = Field(default_factory=list, description="the edge's doubts about the record")
 
     @model_validator(mode="after")
@@ -183,15 +193,17 @@ class FaceObservation(_Payload):
 
     kind: Literal["face"] = "face"
     schema_version: Literal[1] = 1
-    event_id: str = Field(description="uuid5 of camera id, time and track id")
+    event_id: str = Field(max_length=ID_MAX, description="uuid5 of camera id, time and track id")
     edge_id: Id
     camera_id: Id
-    track_id: int = Field(ge=0)
+    track_id: int = Field(ge=0, le=INT64_MAX)
     occurred_at: AwareDatetime
     outcome: FaceOutcome
-    staff_id: str | None = None
+    staff_id: str | None = Field(default=None, max_length=ID_MAX)
     distance: float | None = Field(default=None, ge=0)
-    linked_terminal: str | None = Field(default=None, description="serial of the terminal beside it")
+    linked_terminal: str | None = Field(
+        default=None, max_length=ID_MAX, description="serial of the terminal beside it"
+    )
     liveness: FaceLiveness | None = Field(default=None, description="null: the camera checks no liveness")
     blink_required: bool = False
     quality: float | None = Field(
@@ -264,34 +276,40 @@ class DeviceStatus(_Payload):
 
     kind: Literal["device_status"] = "device_status"
     schema_version: Literal[1] = 1
-    event_id: str = Field(description="uuid5 of edge, device and report time")
+    event_id: str = Field(max_length=ID_MAX, description="uuid5 of edge, device and report time")
     edge_id: Id
     device_id: Id = Field(description="terminal serial number or camera id")
     device_kind: DeviceKind
     occurred_at: AwareDatetime = Field(description="when the edge made this report")
     reachable: bool
     error: str | None = Field(default=None, description="why the last attempt failed, if it did")
-    address: str | None = None
+    address: str | None = Field(default=None, max_length=TEXT_MAX)
     last_read_at: AwareDatetime | None = None
-    firmware: str | None = None
-    platform: str | None = None
-    users: int | None = Field(default=None, ge=0)
-    records: int | None = Field(default=None, ge=0)
-    record_capacity: int | None = Field(default=None, ge=0)
+    firmware: str | None = Field(default=None, max_length=TEXT_MAX)
+    platform: str | None = Field(default=None, max_length=TEXT_MAX)
+    users: int | None = Field(default=None, ge=0, le=INT32_MAX)
+    records: int | None = Field(default=None, ge=0, le=INT32_MAX)
+    record_capacity: int | None = Field(default=None, ge=0, le=INT32_MAX)
     clock_offset_seconds: float | None = Field(default=None, description="device clock minus edge clock")
     record_problems: list[str] = Field(
         default_factory=list, max_length=20, description="corrupt log records skipped, each with its offset"
     )
-    user_capacity: int | None = Field(default=None, ge=0)
-    fingers: int | None = Field(default=None, ge=0, description="fingerprint templates enrolled")
-    finger_capacity: int | None = Field(default=None, ge=0)
+    user_capacity: int | None = Field(default=None, ge=0, le=INT32_MAX)
+    fingers: int | None = Field(
+        default=None, ge=0, le=INT32_MAX, description="fingerprint templates enrolled"
+    )
+    finger_capacity: int | None = Field(default=None, ge=0, le=INT32_MAX)
     capacity_alert: CapacityAlert | None = None
-    previous_address: str | None = Field(default=None, description="set when found at a new address")
+    previous_address: str | None = Field(
+        default=None, max_length=TEXT_MAX, description="set when found at a new address"
+    )
     alerts: list[str] = Field(
         default_factory=list, max_length=20, description="clock drift, log shrink, capacity, address change"
     )
     frames_per_second: float | None = Field(default=None, ge=0, description="a camera's measured frame rate")
-    bad_frames: int | None = Field(default=None, ge=0, description="a camera's undecodable frames so far")
+    bad_frames: int | None = Field(
+        default=None, ge=0, le=INT32_MAX, description="a camera's undecodable frames so far"
+    )
 
     @model_validator(mode="after")
     def _id_matches_content(self) -> Self:
@@ -330,11 +348,11 @@ class EdgeStatus(_Payload):
 
     kind: Literal["edge_status"] = "edge_status"
     schema_version: Literal[1] = 1
-    event_id: str
+    event_id: str = Field(max_length=ID_MAX)
     edge_id: Id
     state: EdgeState
     occurred_at: AwareDatetime
-    software_version: str
+    software_version: str = Field(max_length=ID_MAX)
     devices: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")

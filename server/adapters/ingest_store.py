@@ -15,13 +15,23 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Table
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql, sqlite
 
 from contracts import DeviceStatus, EdgeStatus, FaceObservation, PunchEvent
 from server.adapters import tables
-from server.services.ingest import IngestBatch
+from server.services.ingest import IngestBatch, StoreRefused, StoreUnavailable
 
 logger = logging.getLogger(__name__)
+
+# Errors that say the database is out of reach, not that the batch is wrong: retry the batch.
+# (SQLite's "database is locked" is an OperationalError too.)
+_UNAVAILABLE = (
+    sa_exc.OperationalError,
+    sa_exc.InterfaceError,
+    sa_exc.DisconnectionError,
+    sa_exc.TimeoutError,
+)
 
 # Rows per INSERT statement: keeps the bound parameters under SQLite's and PostgreSQL's limits.
 _CHUNK = 500
@@ -148,6 +158,13 @@ def _upsert_edge(connection: Connection, status: EdgeStatus, stored_at: datetime
     connection.execute(statement)
 
 
+def _describe(exc: Exception) -> str:
+    """The driver's own words (first line: SQLAlchemy appends the statement and parameters)."""
+    cause = exc.orig if isinstance(exc, sa_exc.StatementError) and exc.orig is not None else exc
+    text = str(cause).strip().splitlines()
+    return f"{type(cause).__name__}: {text[0] if text else ''}"
+
+
 class SqlIngestStore:
     """Implements :class:`server.services.ingest.IngestStore` on a SQLAlchemy engine."""
 
@@ -155,6 +172,14 @@ class SqlIngestStore:
         self._engine = engine
 
     def store_batch(self, batch: IngestBatch, stored_at: datetime) -> set[str]:
+        try:
+            return self._write(batch, stored_at)
+        except _UNAVAILABLE as exc:
+            raise StoreUnavailable(_describe(exc)) from exc
+        except Exception as exc:  # a value the database or its driver refuses (too long, too big, NUL)
+            raise StoreRefused(_describe(exc)) from exc
+
+    def _write(self, batch: IngestBatch, stored_at: datetime) -> set[str]:
         punch_rows = [_punch_row(e, stored_at) for e in batch.events if isinstance(e, PunchEvent)]
         face_rows = [_face_row(e, stored_at) for e in batch.events if isinstance(e, FaceObservation)]
         status_rows = [_status_row(e, stored_at) for e in batch.events if isinstance(e, DeviceStatus)]

@@ -25,7 +25,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from contracts import EdgeCommand, ack_topic, command_topic, encode, server_event_filter, server_status_filter
-from server.services.ingest import InboundMessage, IngestService
+from server.services.ingest import InboundMessage, IngestResult, IngestService, StoreUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -252,30 +252,48 @@ class MqttConsumer:
             if batch:
                 self._process(batch)
 
-    def _process(self, batch: list[_Received]) -> None:
+    def _store(self, messages: list[InboundMessage]) -> list[IngestResult] | None:
+        """Store a batch, retrying while the database is out of reach; None if stopping first.
+
+        Nothing is PUBACKed before this returns, so retrying loses nothing. Only an unavailable
+        database is worth retrying as is: a batch the database refuses (one message holding a value
+        it cannot store) would be refused forever and block all ingest, so it is stored one message
+        at a time instead, and the refused message is dead-lettered with the database's reason."""
         delay = 0.5
+        one_by_one = False
         while True:
             try:
-                result = self._ingest.ingest([item.message for item in batch])
-                break
+                if one_by_one:
+                    return self._ingest.ingest_each(messages)
+                return [self._ingest.ingest(messages)]
+            except StoreUnavailable as exc:
+                logger.warning("the database is unavailable (%s); retrying %d messages", exc, len(messages))
             except Exception:
-                # Nothing was PUBACKed, so nothing is lost; keep the batch and retry (e.g. while
-                # the database restarts) unless the server is shutting down.
-                logger.exception("storing a batch of %d messages failed; retrying", len(batch))
-                if self._stopping.wait(delay):
-                    return
-                delay = min(delay * 2, _RETRY_MAX_SECONDS)
+                if not one_by_one:
+                    logger.warning("the database refused a batch of %d; storing it one by one", len(messages))
+                    one_by_one = True
+                    continue
+                logger.exception("storing %d messages one by one failed; retrying", len(messages))
+            if self._stopping.wait(delay):
+                return None
+            delay = min(delay * 2, _RETRY_MAX_SECONDS)
+
+    def _process(self, batch: list[_Received]) -> None:
+        results = self._store([item.message for item in batch])
+        if results is None:
+            return
         with self._lock:
             connection = self._connection
         for item in batch:
             if item.qos > 0 and item.connection == connection:
                 self._client.ack(item.mid, item.qos)
-        for ack in result.acks:
-            self._client.publish(ack_topic(ack.edge_id), encode(ack), qos=1)
+        for result in results:
+            for ack in result.acks:
+                self._client.publish(ack_topic(ack.edge_id), encode(ack), qos=1)
         logger.debug(
             "batch of %d: %d stored, %d duplicates, %d dead-lettered",
             len(batch),
-            result.stored,
-            result.duplicates,
-            result.dead_lettered,
+            sum(result.stored for result in results),
+            sum(result.duplicates for result in results),
+            sum(result.dead_lettered for result in results),
         )

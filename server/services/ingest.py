@@ -33,6 +33,7 @@ from contracts import (
 logger = logging.getLogger(__name__)
 
 StoredEvent = PunchEvent | FaceObservation | DeviceStatus
+_REASON_MAX = 1000  # characters of a database error kept as a dead letter's reason
 
 
 def utc_now() -> datetime:
@@ -69,11 +70,27 @@ class IngestBatch:
     dead_letters: list[DeadLetter] = field(default_factory=list)
 
 
+class StoreUnavailable(Exception):
+    """The store cannot be reached now (connection lost, database restarting or locked): nothing in
+    the batch is at fault, so the whole batch is retried later."""
+
+
+class StoreRefused(Exception):
+    """The store refuses the batch: something in it is a value the database cannot hold."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 class IngestStore(Protocol):
     """Writes a batch in one transaction and reports which event ids were new."""
 
     def store_batch(self, batch: IngestBatch, stored_at: datetime) -> set[str]:
-        """Store everything in ``batch``; return the ids of events inserted now (not seen before)."""
+        """Store everything in ``batch``; return the ids of events inserted now (not seen before).
+
+        Raises :class:`StoreUnavailable` when the store cannot be reached and :class:`StoreRefused`
+        when the database refuses something in the batch; either way nothing of it is stored."""
         ...
 
 
@@ -253,4 +270,47 @@ class IngestService:
         self.stats.record(result, now)
         for letter in batch.dead_letters:
             logger.warning("dead-lettered a message on %s: %s", letter.topic, letter.reason)
+        return result
+
+    def ingest_each(self, messages: Sequence[InboundMessage]) -> list[IngestResult]:
+        """Store ``messages`` one at a time, after the store refused them as one batch: a message the
+        store refuses on its own is dead-lettered with the store's reason, the others are stored as
+        usual. Raises :class:`StoreUnavailable` (retry everything later) if the store goes away."""
+        results = []
+        for message in messages:
+            try:
+                results.append(self.ingest([message]))
+            except StoreUnavailable:
+                raise
+            except Exception as exc:  # StoreRefused, or a value the driver cannot even bind
+                reason = exc.reason if isinstance(exc, StoreRefused) else f"{type(exc).__name__}: {exc}"
+                results.append(self._dead_letter_refused(message, reason))
+        return results
+
+    def _dead_letter_refused(self, message: InboundMessage, reason: str) -> IngestResult:
+        """Keep a message the database refused as a dead letter, and acknowledge its event id as
+        dead-lettered so the edge stops resending it (it is kept here, with its payload)."""
+        now = self._clock()
+        decoded = classify([message], now)
+        claimed = next((item.event_id for item in [*decoded.events, *decoded.edge_statuses]), None)
+        try:
+            edge_id: str | None = parse_topic(message.topic).edge_id
+        except TopicError:
+            edge_id = None
+        # PostgreSQL text holds no NUL; the driver's message may quote the refused value.
+        reason = f"the database refused it: {reason}".replace("\x00", "")[:_REASON_MAX]
+        letter = DeadLetter(now, message.topic, message.payload, reason, edge_id, claimed)
+        self._store.store_batch(IngestBatch(dead_letters=[letter]), stored_at=now)
+        acks = []
+        if edge_id and claimed and _is_event_topic(message.topic):
+            acks.append(
+                EventAck(
+                    edge_id=edge_id,
+                    acked_at=now,
+                    items=[AckItem(event_id=claimed, status=AckStatus.DEAD_LETTERED)],
+                )
+            )
+        result = IngestResult(acks, stored=0, duplicates=0, dead_lettered=1)
+        self.stats.record(result, now)
+        logger.warning("dead-lettered a message on %s: %s", message.topic, reason)
         return result

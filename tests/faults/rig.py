@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from contracts import EventKind, PunchEvent, PunchSource, VerifyMethod, encode, event_topic
 from edge.outbox import Outbox, OutboxMessage
 from server.adapters.db import create_db_engine
-from server.adapters.tables import punches
+from server.adapters.tables import dead_letters, device_status_reports, face_observations, punches
 from tests.support.processes import KaoqinProcess, wait_until
 from tests.support.services import free_port
 
@@ -69,12 +69,73 @@ def outbox_depth(outbox_path: Path) -> int:
     return int(count)
 
 
+def outbox_sent_unsent(outbox_path: Path) -> tuple[int, int]:
+    """How many outbox entries were published at least once, and how many never (attempts = 0)."""
+    if not outbox_path.exists():
+        return 0, 0
+    with sqlite3.connect(outbox_path, timeout=10) as db:
+        sent, unsent = db.execute(
+            "SELECT COALESCE(SUM(attempts > 0), 0), COALESCE(SUM(attempts = 0), 0) FROM outbox"
+        ).fetchone()
+    return int(sent), int(unsent)
+
+
+def outbox_ids(outbox_path: Path) -> set[str]:
+    """The event ids an outbox still holds."""
+    with sqlite3.connect(outbox_path, timeout=10) as db:
+        return {row[0] for row in db.execute("SELECT event_id FROM outbox")}
+
+
 def stored_punch_ids(database_url: str) -> list[str]:
     """Every stored punch's event id (a list: a duplicate would show as a repeated id)."""
     engine = create_db_engine(database_url)
     try:
         with engine.connect() as connection:
             return list(connection.execute(select(punches.c.event_id)).scalars())
+    finally:
+        engine.dispose()
+
+
+def _continue(process: KaoqinProcess) -> None:
+    if process.process is not None and process.process.poll() is None:
+        process.process.send_signal(signal.SIGCONT)
+
+
+@dataclass(frozen=True)
+class DeadLetterRow:
+    topic: str
+    payload: bytes
+    reason: str
+    claimed_event_id: str | None
+
+
+def dead_letter_rows(database_url: str) -> list[DeadLetterRow]:
+    """Every dead letter, oldest first."""
+    engine = create_db_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(
+                select(
+                    dead_letters.c.topic,
+                    dead_letters.c.payload,
+                    dead_letters.c.reason,
+                    dead_letters.c.claimed_event_id,
+                ).order_by(dead_letters.c.id)
+            )
+            return [DeadLetterRow(r.topic, bytes(r.payload), r.reason, r.claimed_event_id) for r in rows]
+    finally:
+        engine.dispose()
+
+
+def stored_event_count(database_url: str) -> int:
+    """Punches, face observations and device status reports stored, all together."""
+    engine = create_db_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            return sum(
+                connection.execute(select(func.count()).select_from(table)).scalar_one()
+                for table in (punches, face_observations, device_status_reports)
+            )
     finally:
         engine.dispose()
 
@@ -127,7 +188,12 @@ class ServerRig:
 
     def stop(self, sig: signal.Signals = signal.SIGTERM) -> None:
         if self.process is not None:
+            _continue(self.process)  # a paused process would sit on SIGTERM
             self.process.stop(sig)
+
+    def kill(self) -> None:
+        """SIGKILL: the batch in hand is neither finished nor acknowledged (nor PUBACKed)."""
+        self.stop(signal.SIGKILL)
 
     def pause(self) -> None:
         """SIGSTOP: a server so slow it takes nothing (the broker's queue for it fills up)."""
@@ -154,6 +220,7 @@ class EdgeRig:
     mqtt_url: str
     terminals: list[dict[str, object]] = field(default_factory=list)
     ack_timeout_seconds: float = 3
+    extra: dict[str, object] = field(default_factory=dict)  # more settings, e.g. max_unacked
     process: KaoqinProcess | None = None
 
     @property
@@ -170,6 +237,7 @@ class EdgeRig:
             "retry_max_seconds: 2",
             "status_interval_seconds: 3600",
             "firmware_configs_dir: firmware_configs",
+            *(f"{key}: {value}" for key, value in self.extra.items()),
             "terminals:",
         ]
         if not self.terminals:
@@ -196,10 +264,24 @@ class EdgeRig:
 
     def stop(self) -> None:
         if self.process is not None:
+            _continue(self.process)
             self.process.stop()
+
+    def pause(self) -> None:
+        """SIGSTOP: the edge takes nothing off its socket (acks pile up unread)."""
+        assert self.process is not None, "the edge was never started"
+        assert self.process.process is not None, "the edge is not running"
+        self.process.process.send_signal(signal.SIGSTOP)
 
     def depth(self) -> int:
         return outbox_depth(self.outbox_path)
+
+    def sent_unsent(self) -> tuple[int, int]:
+        """(published at least once, never published) among the events still in the outbox."""
+        return outbox_sent_unsent(self.outbox_path)
+
+    def held_ids(self) -> set[str]:
+        return outbox_ids(self.outbox_path)
 
     def output(self) -> str:
         return self.process.output() if self.process else ""
