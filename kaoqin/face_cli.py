@@ -21,4 +21,10 @@ def add_face_parser(sub: Any) -> None:
     evaluation.add_argument("--probes", type=Path, required=True, help="images and videos to identify")
     evaluation.add_argument("--tolerance", type=float, default=None, help="match tolerance (default 0.6)")
     evaluation.add_argument("--detect-scale", type=float, default=None, help="detection scale (default 0.25)")
+    evaluation.add_argument(
+        "--config", type=Path, default=None, help="edge config (YAML): use one of its cameras' settings"
+    )
+    evaluation.add_argument(
+        "--camera", default=None, help="camera id in --config (needed when it lists several)"
+    )
     evaluation.set_defaults(func=_eval)
