@@ -29,6 +29,12 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def _video_capture(location: str | int) -> Any:
+    if isinstance(location, int):
+        return cv2.VideoCapture(location)
+    return cv2.VideoCapture(location)
+
+
 class OpenCvSource:
     """Frames from ``cv2.VideoCapture``. ``location`` is a URL, a file path, or an int (USB index)."""
 
@@ -39,7 +45,7 @@ class OpenCvSource:
         *,
         clock: Callable[[], datetime] = _utc_now,
         max_failed_reads: int = 5,
-        open_capture: Callable[[str | int], Any] = cv2.VideoCapture,
+        open_capture: Callable[[str | int], Any] | None = None,
     ) -> None:
         if max_failed_reads < 1:
             raise ValueError("max_failed_reads must be at least 1")
@@ -47,7 +53,7 @@ class OpenCvSource:
         self._location = str(location) if isinstance(location, Path) else location
         self._clock = clock
         self._max_failed_reads = max_failed_reads
-        self._open_capture = open_capture
+        self._open_capture = open_capture or _video_capture
         self._capture: Any = None
         self._index = 0  # frames delivered since open
         self._consumed = 0  # frames of a file read so far, good or bad
