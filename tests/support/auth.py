@@ -5,13 +5,21 @@ token. Works for a TestClient around create_app and for httpx against a running 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
+from fastapi.testclient import TestClient
 
 from server.adapters.db import create_db_engine
 from server.adapters.user_store import UserStore
+from server.app import create_app
 from server.services.auth import PasswordHashing, check_new_user
+from server.settings import ServerSettings
+from tests.support.processes import wait_until
+from tests.support.services import free_port
 
 _HASHING: PasswordHashing | None = None
 
@@ -46,3 +54,12 @@ def sign_in(
     username, password = add_user(database_url, role, staff_id=staff_id)
     client.headers["Authorization"] = f"Bearer {token_for(client, username, password)}"
     return username
+
+
+@contextmanager
+def running_app(database_url: str, **settings: Any) -> Iterator[TestClient]:
+    """create_app on ``database_url`` with its own embedded broker, under its lifespan, healthy."""
+    server_settings = ServerSettings(database_url=database_url, embedded_broker_port=free_port(), **settings)
+    with TestClient(create_app(server_settings)) as client:
+        wait_until(lambda: client.get("/healthz").status_code == 200, 20, "the server to be healthy")
+        yield client
