@@ -61,6 +61,8 @@ class EnrolledUser:
     name: str = ""
     admin: bool = False
     card: int = 0
+    # False: kept on the terminal with their fingerprints, but refused at verification.
+    enabled: bool = True
 
 
 @dataclass(frozen=True)
@@ -126,6 +128,10 @@ class FingerprintTerminal(Protocol):
 
     def write_user(self, user: EnrolledUser) -> None:
         """Create the user, or update the one with the same ``user_id``."""
+        ...
+
+    def disable_user(self, user_id: str) -> bool:
+        """Stop the user punching, keeping them and their fingerprints for a later enable. True if found."""
         ...
 
     def remove_user(self, user_id: str) -> bool:

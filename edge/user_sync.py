@@ -2,8 +2,10 @@
 
 Each change runs in the terminal's own poller thread (the one connection to a terminal is the
 poller's), and what was done is reported as an alert on the terminal's next device status.
-Disabling removes the user from the terminal (pyzk cannot set the "disabled" privilege bit);
-their records stay in the log, and enabling them again writes them back.
+Disabling keeps the user and their fingerprints on a pull terminal with the privilege's
+"disabled" bit set (``zk-protocol.md`` §2.5), so enabling them again needs no re-enrolment.
+Push (ADMS) terminals have no such flag in their USERINFO (§4.4): disabling deletes the user
+there, and ``DATA DELETE USERINFO`` deletes their fingerprints with them.
 """
 
 from __future__ import annotations
@@ -22,29 +24,29 @@ AdmsQueue = Callable[[str, str], str]
 
 
 def enrolled_user(user: TerminalUser) -> EnrolledUser:
-    return EnrolledUser(user.user_id, user.name, user.admin, user.card)
+    return EnrolledUser(user.user_id, user.name, user.admin, user.card, user.enabled)
 
 
 def upsert_task(users: Sequence[TerminalUser]) -> Callable[[FingerprintTerminal], str]:
     def run(device: FingerprintTerminal) -> str:
-        written = removed = 0
+        written = disabled = 0
         for user in users:
             if user.enabled:
                 device.write_user(enrolled_user(user))
                 written += 1
-            elif device.remove_user(user.user_id):
-                removed += 1
-        return f"users synced from the server: {written} written, {removed} disabled (removed)"
+            elif device.disable_user(user.user_id):  # nobody is created only to be disabled
+                disabled += 1
+        return f"users synced from the server: {written} written, {disabled} disabled (fingerprints kept)"
 
     return run
 
 
 def disable_task(user_ids: Sequence[str]) -> Callable[[FingerprintTerminal], str]:
     def run(device: FingerprintTerminal) -> str:
-        removed = [u for u in user_ids if device.remove_user(u)]
-        missing = sorted(set(user_ids) - set(removed))
+        disabled = [u for u in user_ids if device.disable_user(u)]
+        missing = sorted(set(user_ids) - set(disabled))
         note = f"; not on the terminal: {', '.join(missing)}" if missing else ""
-        return f"users disabled (removed): {len(removed)}{note}"
+        return f"users disabled (fingerprints kept): {len(disabled)}{note}"
 
     return run
 

@@ -2,7 +2,12 @@
 
 A terminal addresses users by slot (``uid``), the office by PIN (``user_id``); the same person
 has different slots on different terminals, so every write looks the slot up by PIN first and
-takes the next free slot for a new user. pyzk's ``set_user`` writes privilege 0 or 14 only.
+takes the next free slot for a new user.
+
+Privilege byte (``zk-protocol.md`` §2.5): 0 user, 14 admin, and bit 0 set = disabled: the terminal
+keeps the user and their fingerprints but refuses their verification. pyzk's ``set_user`` writes
+privilege 0 or 14 only, so a disabled user's record is written as CMD_USER_WRQ ourselves, in the
+layout (28 or 72 bytes, §2.6) pyzk found on the device, on pyzk's own session.
 """
 
 from __future__ import annotations
@@ -14,13 +19,21 @@ from zk.finger import Finger
 from zk.user import User
 
 from devices.terminal import EnrolledUser, FingerTemplate
+from devices.zkteco.records import UserRecord, encode_user
 
 _MAX_UID = 0xFFFF
+_DISABLED = 0x01  # §2.5: privilege bit 0
 
 
 def enrolled(users: list[Any]) -> list[EnrolledUser]:
     return [
-        EnrolledUser(str(u.user_id), str(u.name), int(u.privilege) == const.USER_ADMIN, int(u.card or 0))
+        EnrolledUser(
+            str(u.user_id),
+            str(u.name),
+            int(u.privilege) & ~_DISABLED == const.USER_ADMIN,
+            int(u.card or 0),
+            not int(u.privilege) & _DISABLED,
+        )
         for u in users
     ]
 
@@ -36,15 +49,35 @@ def _slot(users: list[Any], user_id: str) -> int:
     return free
 
 
+def _privilege(user: EnrolledUser) -> int:
+    role = const.USER_ADMIN if user.admin else const.USER_DEFAULT
+    return role if user.enabled else role | _DISABLED
+
+
 def _pyzk_user(uid: int, user: EnrolledUser) -> User:
-    privilege = const.USER_ADMIN if user.admin else const.USER_DEFAULT
-    return User(uid, user.name, privilege, "", "", user.user_id, user.card)
+    return User(uid, user.name, _privilege(user), "", "", user.user_id, user.card)
 
 
 def write_user(conn: Any, user: EnrolledUser) -> None:
     uid = _slot(conn.get_users(), user.user_id)
-    privilege = const.USER_ADMIN if user.admin else const.USER_DEFAULT
-    conn.set_user(uid=uid, name=user.name, privilege=privilege, user_id=user.user_id, card=user.card)
+    privilege = _privilege(user)
+    if user.enabled:
+        conn.set_user(uid=uid, name=user.name, privilege=privilege, user_id=user.user_id, card=user.card)
+        return
+    record = UserRecord(uid=uid, user_id=user.user_id, name=user.name, privilege=privilege, card=user.card)
+    size = 28 if int(getattr(conn, "user_packet_size", 72)) == 28 else 72
+    reply = conn._ZK__send_command(const.CMD_USER_WRQ, encode_user(record, size))
+    if not reply.get("status"):
+        raise ValueError(f"the terminal refused to disable user {user.user_id}")
+    conn.refresh_data()
+
+
+def disable_user(conn: Any, user_id: str) -> bool:
+    for user in enrolled(conn.get_users()):
+        if user.user_id == user_id:
+            write_user(conn, EnrolledUser(user.user_id, user.name, user.admin, user.card, enabled=False))
+            return True
+    return False
 
 
 def remove_user(conn: Any, user_id: str) -> bool:

@@ -258,6 +258,12 @@ class DeviceState:
             stamp = when
         with self._lock:
             user = next((u for u in self._users.values() if u.user_id == user_id), None)
+            if user is not None and user.privilege & 0x01:
+                # §2.5: privilege bit 0 = disabled; the terminal refuses their verification.
+                logger.warning("punch by disabled user %s refused", user_id)
+                return AttendanceRecord(
+                    user.uid, user_id, stamp.replace(microsecond=0), verify_mode, punch_state
+                )
             # An unknown PIN gets its number as slot when it fits a u16 (orphan punch), else 0.
             uid = user.uid if user else (int(user_id) if user_id.isdigit() else 0)
             uid = uid if uid <= 0xFFFF else 0

@@ -78,6 +78,11 @@ def pins(sim: TerminalSimulator) -> dict[str, str]:
     return {u.user_id: u.name for u in sim.state.users}
 
 
+def disabled(sim: TerminalSimulator) -> set[str]:
+    """PINs on the terminal with the privilege's "disabled" bit set (zk-protocol.md §2.5)."""
+    return {u.user_id for u in sim.state.users if u.privilege & 0x01}
+
+
 def test_staff_are_created_updated_and_disabled_on_every_terminal(site: tuple) -> None:  # type: ignore[type-arg]
     agent, sims, server = site
     staff = [
@@ -91,9 +96,23 @@ def test_staff_are_created_updated_and_disabled_on_every_terminal(site: tuple) -
     assert gate["0042"].card == 7
     assert gate["1001"].uid == 1  # updated in place, not a second slot
 
+    hall = sims[1]
+    slot = {u.user_id: u.uid for u in hall.state.users}["0042"]
+    hall.state.enroll_finger(slot, 3, b"\x33" * 512)
     send(agent, server, DisableUsersCommand(device_serial="SN-HALL", user_ids=["0042"]))
-    wait_until(lambda: "0042" not in pins(sims[1]), 30, "0042 removed from the hall")
-    assert "0042" in pins(sims[0])  # only the named terminal
+    wait_until(lambda: "0042" in disabled(hall), 30, "0042 disabled on the hall")
+    assert disabled(sims[0]) == set()  # only the named terminal
+    assert hall.state.templates == {(slot, 3): b"\x33" * 512}  # the fingerprint stays
+    assert pins(hall)["0042"] == "Zhao Min"
+    before = len(hall.state.records)
+    hall.add_punch("0042")  # the terminal refuses a disabled user's verification
+    assert len(hall.state.records) == before
+
+    send(agent, server, UpsertUsersCommand(device_serial="SN-HALL", users=[staff[1]]))  # enabled again
+    wait_until(lambda: disabled(hall) == set(), 30, "0042 enabled again")
+    assert hall.state.templates == {(slot, 3): b"\x33" * 512}  # no re-enrolment needed
+    hall.add_punch("0042")
+    assert len(hall.state.records) == before + 1
 
 
 def test_templates_enrolled_on_one_terminal_are_copied_to_the_others(site: tuple) -> None:  # type: ignore[type-arg]
@@ -137,7 +156,8 @@ def test_the_server_pushes_staff_through_its_consumer_to_the_terminals(
         wait_until(
             lambda: all("3003" in pins(s) for s in sims), 30, "the new member of staff on both terminals"
         )
-        wait_until(lambda: "1001" not in pins(sims[0]), 30, "the leaver removed from the gate")
+        wait_until(lambda: "1001" in disabled(sims[0]), 30, "the leaver disabled on the gate")
+        assert "1001" not in pins(sims[1])  # not created on the hall just to be disabled
     finally:
         consumer.stop()
         engine.dispose()

@@ -129,6 +129,28 @@ def test_corrupt_record_is_reported_and_the_rest_come_back(transport: str) -> No
         assert "#17" in str(problem)
 
 
+@pytest.mark.parametrize("user_size", [28, 72])
+def test_a_disabled_user_keeps_their_fingerprints_and_is_refused_until_enabled(user_size: int) -> None:
+    """The privilege's bit 0 (zk-protocol.md §2.5), written in the device's own user layout."""
+    from devices.terminal import EnrolledUser
+
+    with TerminalSimulator(users=3, user_size=user_size, timezone=ZONE) as sim:
+        sim.state.enroll_finger(2, 6, b"\x5a" * 400)
+        with terminal(sim.port, "tcp") as device:
+            assert device.disable_user("2") is True
+            assert device.disable_user("99") is False
+            users = {u.user_id: u for u in device.read_users()}
+            assert (users["2"].enabled, users["1"].enabled) == (False, True)
+            assert sim.state.templates == {(2, 6): b"\x5a" * 400}
+            sim.add_punch("2")
+            assert sim.state.records == []  # refused at the terminal
+            device.write_user(EnrolledUser("2", users["2"].name))
+            assert all(u.enabled for u in device.read_users())
+            assert sim.state.templates == {(2, 6): b"\x5a" * 400}
+            sim.add_punch("2")
+            assert [r.user_id for r in sim.state.records] == ["2"]
+
+
 def test_device_without_users_still_serves_its_log() -> None:
     with TerminalSimulator(users=0, records=6, timezone=ZONE) as sim, terminal(sim.port, "tcp") as device:
         assert [p.user_id for p in device.read_punches()] == ["1"] * 6

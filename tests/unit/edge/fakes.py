@@ -124,6 +124,14 @@ class FakeTerminal:
         self._check()
         self.users[user.user_id] = user
 
+    def disable_user(self, user_id: str) -> bool:
+        self._check()
+        user = self.users.get(user_id)
+        if user is None:
+            return False
+        self.users[user_id] = EnrolledUser(user.user_id, user.name, user.admin, user.card, enabled=False)
+        return True
+
     def remove_user(self, user_id: str) -> bool:
         self._check()
         self.templates.pop(user_id, None)
