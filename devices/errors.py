@@ -6,6 +6,8 @@ from __future__ import annotations
 class DeviceError(Exception):
     """A device could not do what was asked. ``device`` names it (address or serial)."""
 
+    kind = "device error"  # what a device status says went wrong, before the message
+
     def __init__(self, device: str, cause: str) -> None:
         super().__init__(f"{device}: {cause}")
         self.device = device
@@ -15,13 +17,19 @@ class DeviceError(Exception):
 class DeviceUnreachable(DeviceError):
     """Nothing answered, the connection dropped, or the device timed out."""
 
+    kind = "unreachable"
+
 
 class DeviceAuthError(DeviceError):
     """The device refused our credentials (for a ZKTeco terminal: the comm key)."""
 
+    kind = "refused our credentials"
+
 
 class DeviceProtocolError(DeviceError):
     """The device answered something we cannot understand or refused a command."""
+
+    kind = "protocol error"
 
 
 class BadRecordError(DeviceProtocolError):

@@ -63,6 +63,7 @@ class PunchPoller:
         status_interval: float,
         on_queued: Callable[[], None] = lambda: None,
         live_capture: bool | None = None,
+        wait: Callable[[float], object] | None = None,
     ) -> None:
         self.edge_id = edge_id
         self.settings = terminal
@@ -84,6 +85,8 @@ class PunchPoller:
         )
         self._device: FingerprintTerminal | None = None
         self._wake = threading.Event()
+        # How the loop pauses between passes (until woken): injectable so back-off is testable.
+        self._wait = wait or self._wake.wait
         self._full_read_requested = True  # the first pass reads the whole log
         self._clear_requested = False
         self._tasks: queue.Queue[tuple[Callable[[FingerprintTerminal], str | None], int]] = queue.Queue()
@@ -154,13 +157,13 @@ class PunchPoller:
                     continue
             except DeviceError as exc:
                 self._full_read_requested = True  # after a reconnect (or a reboot), reconcile
-                self._fail(str(exc))
+                self._fail(f"{exc.kind}: {exc}")
                 delay = min(max(delay * 2, self._poll_interval), self._retry_max)
             except Exception as exc:  # a bug or an unexpected library error must not kill the agent
                 logger.exception("terminal %s: unexpected error while polling", self.serial)
                 self._fail(f"unexpected error: {exc!r}")
                 delay = min(max(delay * 2, self._poll_interval), self._retry_max)
-            self._wake.wait(delay)
+            self._wait(delay)
         self._close()
 
     def _capture(self, stop: threading.Event) -> None:

@@ -219,9 +219,6 @@ class ZKTecoTerminal:
     def write_user(self, user: EnrolledUser) -> None:
         self._call(f"write user {user.user_id}", lambda conn: roster.write_user(conn, user))
 
-    def disable_user(self, user_id: str) -> bool:
-        return self._call(f"disable user {user_id}", lambda conn: roster.disable_user(conn, user_id))
-
     def remove_user(self, user_id: str) -> bool:
         return self._call(f"remove user {user_id}", lambda conn: roster.remove_user(conn, user_id))
 
@@ -311,6 +308,9 @@ class ZKTecoTerminal:
             return exc
         if isinstance(exc, ZKErrorResponse) and "Unauthenticated" in str(exc):
             return DeviceAuthError(self.address, f"{what}: comm key refused (Unauthenticated)")
+        if isinstance(exc, ZKNetworkError) and str(exc) == "TCP packet invalid":
+            # Something answered, but not in ZK framing: a wrong port or another service.
+            return DeviceProtocolError(self.address, f"{what}: the answer is not a ZK packet ({exc})")
         if isinstance(exc, ZKNetworkError | ZKErrorConnection | OSError):
             return DeviceUnreachable(self.address, f"{what}: no usable answer ({exc or type(exc).__name__})")
         if isinstance(exc, ZKErrorResponse):

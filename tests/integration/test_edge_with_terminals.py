@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import pytest
@@ -126,3 +127,98 @@ def test_a_config_with_an_unknown_or_missing_key_refuses_to_start(
     assert process.process is not None
     assert process.process.wait(timeout=30) == 2
     assert named in process.output()
+
+
+class GarbagePeer:
+    """Something on the terminal's port that answers every TCP connection and UDP datagram with bytes
+    that are not the ZK protocol; counts how often it was asked."""
+
+    ANSWER = b"HTTP/1.1 400 Bad Request\r\n\r\n"
+
+    def __init__(self) -> None:
+        import socket
+
+        self.tcp = socket.create_server(("127.0.0.1", 0))
+        self.port = self.tcp.getsockname()[1]
+        self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.udp.bind(("127.0.0.1", self.port))
+        self.asked = {"tcp": 0, "udp": 0}
+        self._closed = False
+        self._threads = [threading.Thread(target=f, daemon=True) for f in (self._serve_tcp, self._serve_udp)]
+        for thread in self._threads:
+            thread.start()
+
+    def _serve_tcp(self) -> None:
+        while not self._closed:
+            try:
+                conn, _ = self.tcp.accept()
+            except OSError:
+                return
+            with conn:
+                try:
+                    conn.recv(1024)
+                    self.asked["tcp"] += 1
+                    conn.sendall(self.ANSWER)
+                except OSError:
+                    pass
+
+    def _serve_udp(self) -> None:
+        while not self._closed:
+            try:
+                _, sender = self.udp.recvfrom(1024)
+            except OSError:
+                return
+            self.asked["udp"] += 1
+            self.udp.sendto(self.ANSWER, sender)
+
+    def close(self) -> None:
+        self._closed = True
+        self.tcp.close()
+        self.udp.close()
+
+
+@pytest.mark.parametrize("transport", ["tcp", "udp"])
+def test_a_peer_answering_garbage_is_a_protocol_error_retried_with_back_off(
+    transport: str, tmp_path: Path
+) -> None:
+    peer = GarbagePeer()
+    outbox = Outbox(tmp_path / "o.sqlite3")
+    terminal = TerminalSettings(
+        serial="SN-JUNK",
+        host="127.0.0.1",
+        port=peer.port,
+        transport=transport,
+        timezone="Asia/Shanghai",
+        timeout_seconds=2,
+        live_capture=False,
+    )
+    stop = threading.Event()
+    pauses: list[float] = []
+
+    def wait(seconds: float) -> None:  # recorded, not slept: the back-off without wall-clock waits
+        pauses.append(seconds)
+        if len(pauses) == 4:
+            stop.set()
+
+    poller = PunchPoller(
+        edge_id="edge-1",
+        terminal=terminal,
+        open_terminal=open_zkteco_terminal,
+        outbox=outbox,
+        clock=SystemClock(),
+        poll_interval=1,
+        retry_max=5,
+        status_interval=60,
+        wait=wait,
+    )
+    try:
+        poller.run(stop)  # returns: a garbage answer never escapes the loop
+    finally:
+        peer.close()
+    assert pauses == [2, 4, 5, 5]
+    assert peer.asked[transport] >= 4  # asked again after every failure
+    (status,) = statuses(outbox)  # one report while the cause stays the same
+    assert status["reachable"] is False
+    error = str(status["error"])
+    assert error.startswith("protocol error: "), error
+    assert f"127.0.0.1:{peer.port}" in error

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from datetime import datetime
 from pathlib import Path
 
@@ -131,3 +132,42 @@ def test_corrupt_records_are_reported_with_device_and_offset(tmp_path: Path) -> 
     assert status["record_problems"] == [
         "10.0.0.5:4370: record at offset 80: record #2: day is out of range for month"
     ]
+
+
+def test_the_loop_backs_off_up_to_retry_max_and_recovers(tmp_path: Path) -> None:
+    terminal = FakeTerminal(punches=2)
+    terminal.reachable = False
+    box = Outbox(tmp_path / "outbox.sqlite3")
+    stop = threading.Event()
+    clock = FakeClock()
+    pauses: list[float] = []
+
+    def wait(seconds: float) -> None:  # the loop's pause: recorded, and the fake clock moved on
+        pauses.append(seconds)
+        clock.advance(seconds)
+        if len(pauses) == 6:
+            terminal.reachable = True  # the terminal comes back after six failed passes
+        if len(pauses) == 8:
+            stop.set()
+
+    poller = PunchPoller(
+        edge_id="edge-1",
+        terminal=TerminalSettings(
+            serial="SN1", host="10.0.0.5", timezone="Asia/Shanghai", live_capture=False
+        ),
+        open_terminal=lambda _: terminal,
+        outbox=box,
+        clock=clock,
+        poll_interval=1,
+        retry_max=10,
+        status_interval=60,
+        wait=wait,
+    )
+    poller.run(stop)  # returns: nothing escaped the loop
+
+    assert pauses == [2, 4, 8, 10, 10, 10, 1, 1]
+    statuses = queued(box, EventKind.DEVICE_STATUS)
+    assert statuses[0]["reachable"] is False
+    assert str(statuses[0]["error"]).startswith("unreachable: 10.0.0.5:4370")
+    assert statuses[-1]["reachable"] is True
+    assert len(queued(box, EventKind.PUNCH)) == 2
