@@ -12,6 +12,18 @@ from fastapi import APIRouter, HTTPException, Query, Response, status
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from server.api.attendance_deps import Services, refusals
+from server.api.attendance_schemas import (
+    AbsenceCreated,
+    AbsenceOut,
+    AttendanceDayOut,
+    DepartmentMonthOut,
+    DepartmentOut,
+    HolidayOut,
+    RunReportOut,
+    SiteOut,
+    StaffOut,
+    TimetableOut,
+)
 from server.domain.working_time import DayKind
 from server.services.working_time_models import AbsenceIn, Id, TimetableIn, national_calendar
 
@@ -96,8 +108,8 @@ def put_travel(from_site: Id, to_site: Id, body: TravelIn, services: Services) -
 
 
 @attendance_router.get("/sites")
-def list_sites(services: Services) -> list[dict[str, Any]]:
-    return services.store.sites()
+def list_sites(services: Services) -> list[SiteOut]:
+    return [SiteOut.model_validate(s) for s in services.store.sites()]
 
 
 @attendance_router.put("/departments/{department_id}", status_code=status.HTTP_204_NO_CONTENT)
@@ -108,8 +120,8 @@ def put_department(department_id: Id, body: DepartmentIn, services: Services) ->
 
 
 @attendance_router.get("/departments")
-def list_departments(services: Services) -> list[dict[str, Any]]:
-    return services.store.departments()
+def list_departments(services: Services) -> list[DepartmentOut]:
+    return [DepartmentOut.model_validate(d) for d in services.store.departments()]
 
 
 @attendance_router.put("/staff/{staff_id}", status_code=status.HTTP_204_NO_CONTENT)
@@ -122,8 +134,8 @@ def put_staff(staff_id: Id, body: StaffIn, services: Services) -> Response:
 
 
 @attendance_router.get("/staff")
-def list_staff(services: Services, department: str | None = None) -> list[dict[str, Any]]:
-    return services.store.staff(department_id=department)
+def list_staff(services: Services, department: str | None = None) -> list[StaffOut]:
+    return [StaffOut.model_validate(s) for s in services.store.staff(department_id=department)]
 
 
 @attendance_router.put("/timetables/{timetable_id}", status_code=status.HTTP_204_NO_CONTENT)
@@ -134,8 +146,8 @@ def put_timetable(timetable_id: Id, body: TimetableIn, services: Services) -> Re
 
 
 @attendance_router.get("/timetables")
-def list_timetables(services: Services) -> list[dict[str, Any]]:
-    return services.store.timetables()
+def list_timetables(services: Services) -> list[TimetableOut]:
+    return [TimetableOut.model_validate(t) for t in services.store.timetables()]
 
 
 @attendance_router.get("/holidays")
@@ -143,7 +155,7 @@ def list_holidays(
     services: Services,
     from_day: Annotated[date, Query(alias="from", examples=["2025-01-01"])],
     to_day: Annotated[date, Query(alias="to", examples=["2025-12-31"])],
-) -> list[dict[str, Any]]:
+) -> list[HolidayOut]:
     """Days that differ from Monday-Friday work: national holidays, make-up working days (调休)
     and the office's overrides."""
     if to_day < from_day or (to_day - from_day).days > 800:
@@ -153,7 +165,7 @@ def list_holidays(
     days = national_calendar(from_day, to_day, services.store.overrides(from_day, to_day)).days
     local = services.store.overrides(from_day, to_day)
     return [
-        {"day": d, "kind": v.kind.value, "name": v.name, "source": "override" if d in local else "national"}
+        HolidayOut(day=d, kind=v.kind.value, name=v.name, source="override" if d in local else "national")
         for d, v in sorted(days.items())
     ]
 
@@ -173,12 +185,12 @@ def delete_holiday(day: date, services: Services) -> Response:
 
 
 @attendance_router.post("/leave", status_code=status.HTTP_201_CREATED)
-def add_leave(body: AbsenceIn, services: Services) -> dict[str, str]:
+def add_leave(body: AbsenceIn, services: Services) -> AbsenceCreated:
     """Record approved leave, a business trip or official duty; the days it covers are excused."""
     absence_id = str(uuid.uuid4())
     with refusals(status.HTTP_422_UNPROCESSABLE_CONTENT):
         services.store.add_absence(absence_id, body, datetime.now(UTC))
-    return {"absence_id": absence_id}
+    return AbsenceCreated(absence_id=absence_id)
 
 
 @attendance_router.get("/leave")
@@ -187,8 +199,8 @@ def list_leave(
     staff: str | None = None,
     since: AwareDatetime | None = None,
     until: AwareDatetime | None = None,
-) -> list[dict[str, Any]]:
-    return services.store.absences(staff, since, until)
+) -> list[AbsenceOut]:
+    return [AbsenceOut.model_validate(a) for a in services.store.absences(staff, since, until)]
 
 
 @attendance_router.delete("/leave/{absence_id}", status_code=status.HTTP_204_NO_CONTENT)
@@ -205,10 +217,11 @@ def list_days(
     to_day: Annotated[date, Query(alias="to", examples=["2025-06-30"])],
     staff: str | None = None,
     department: str | None = None,
-) -> list[dict[str, Any]]:
+) -> list[AttendanceDayOut]:
     """Decided days, a day per person, with the sessions, marks and absences that decided them.
     A day not listed is pending: a device of the person's site has not reported past it yet."""
-    return services.decisions.days(from_day, to_day, staff_id=staff, department_id=department)
+    days = services.decisions.days(from_day, to_day, staff_id=staff, department_id=department)
+    return [AttendanceDayOut.model_validate(d) for d in days]
 
 
 @attendance_router.get("/attendance/departments/{department_id}/month")
@@ -216,7 +229,7 @@ def department_month(
     department_id: str,
     services: Services,
     month: Annotated[str, Query(pattern=r"^\d{4}-\d{2}$", examples=["2025-06"])],
-) -> dict[str, Any]:
+) -> DepartmentMonthOut:
     """A month per department: each person's days and totals (late and early minutes, statuses)."""
     year, number = (int(x) for x in month.split("-"))
     if not 1 <= number <= 12:
@@ -241,21 +254,25 @@ def department_month(
         totals[day["status"]] = totals.get(day["status"], 0) + 1
         totals["late_minutes"] = totals.get("late_minutes", 0) + day["late_minutes"]
         totals["early_minutes"] = totals.get("early_minutes", 0) + day["early_minutes"]
-    return {"department_id": department_id, "month": month, "staff": list(people.values())}
+    return DepartmentMonthOut.model_validate(
+        {"department_id": department_id, "month": month, "staff": list(people.values())}
+    )
 
 
 @attendance_router.post("/attendance/decide")
-def decide(body: DecideIn, services: Services) -> dict[str, Any]:
+def decide(body: DecideIn, services: Services) -> RunReportOut:
     """Decide (or re-decide) the days of a range and bring P1/P6 incidents in step; ``dry_run``
     reports what would change."""
     with refusals(status.HTTP_422_UNPROCESSABLE_CONTENT):
         report = services.engine.run(body.from_day, body.to_day, dry_run=body.dry_run)
-    return {
-        "decided": report.decided,
-        "pending": report.pending,
-        "changes": [vars(c) for c in report.changes],
-        "raised": [f.key for f in report.incidents.raised],
-        "withdrawn": [{"key": k, "reason": r} for k, r in report.incidents.withdrawn],
-        "reinstated": report.incidents.reinstated,
-        "dry_run": report.dry_run,
-    }
+    return RunReportOut.model_validate(
+        {
+            "decided": report.decided,
+            "pending": report.pending,
+            "changes": [vars(c) for c in report.changes],
+            "raised": [f.key for f in report.incidents.raised],
+            "withdrawn": [{"key": k, "reason": r} for k, r in report.incidents.withdrawn],
+            "reinstated": report.incidents.reinstated,
+            "dry_run": report.dry_run,
+        }
+    )

@@ -15,6 +15,13 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from server.adapters.incident_store import IncidentQuery
 from server.api.attendance_deps import Services, refusals
+from server.api.incident_schemas import (
+    AttachmentCreated,
+    IncidentListOut,
+    IncidentOut,
+    ProhibitionOut,
+    WarningOut,
+)
 from server.domain.incidents import PROHIBITION_TEXT, IncidentAction, IncidentState, Prohibition
 from server.services.working_time_models import Id
 
@@ -103,16 +110,16 @@ class WithdrawalIn(_In):
 
 
 @incident_router.get("/prohibitions")
-def list_prohibitions() -> list[dict[str, str]]:
+def list_prohibitions() -> list[ProhibitionOut]:
     """The six prohibitions (六个不准) and their codes."""
-    return [{"code": code.value, "text": text} for code, text in PROHIBITION_TEXT.items()]
+    return [ProhibitionOut(code=code.value, text=text) for code, text in PROHIBITION_TEXT.items()]
 
 
 @incident_router.post("/incidents", status_code=status.HTTP_201_CREATED)
-def report_incident(body: IncidentIn, services: Services) -> dict[str, Any]:
+def report_incident(body: IncidentIn, services: Services) -> IncidentOut:
     with refusals(status.HTTP_422_UNPROCESSABLE_CONTENT):
         incident_id = services.incidents.report(body.model_dump())
-    return services.incidents.store.incident(incident_id)
+    return IncidentOut.model_validate(services.incidents.store.incident(incident_id))
 
 
 @incident_router.get("/incidents")
@@ -127,7 +134,7 @@ def list_incidents(
     until: AwareDatetime | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
-) -> dict[str, Any]:
+) -> IncidentListOut:
     """Incidents, newest first, filtered by prohibition, state, department, person, source and time."""
     items, total = services.incidents.store.incidents(
         IncidentQuery(
@@ -142,35 +149,40 @@ def list_incidents(
             offset=offset,
         )
     )
-    return {"items": items, "total": total, "limit": limit, "offset": offset}
+    return IncidentListOut.model_validate({"items": items, "total": total, "limit": limit, "offset": offset})
 
 
 @incident_router.get("/incidents/{incident_id}")
-def get_incident(incident_id: str, services: Services) -> dict[str, Any]:
+def get_incident(incident_id: str, services: Services) -> IncidentOut:
     """One incident with its evidence, its full history (who, when, why) and its attachments."""
     with refusals():
-        return services.incidents.store.incident(incident_id)
+        return IncidentOut.model_validate(services.incidents.store.incident(incident_id))
 
 
 @incident_router.post("/incidents/{incident_id}/decision")
-def decide_incident(incident_id: str, body: DecisionIn, services: Services) -> dict[str, Any]:
+def decide_incident(incident_id: str, body: DecisionIn, services: Services) -> IncidentOut:
     """reported → under_review (review) → confirmed or dismissed."""
     with refusals():
-        return services.incidents.act(incident_id, IncidentAction(body.action), body.decided_by, body.reason)
+        incident = services.incidents.act(
+            incident_id, IncidentAction(body.action), body.decided_by, body.reason
+        )
+    return IncidentOut.model_validate(incident)
 
 
 @incident_router.post("/incidents/{incident_id}/explanation")
-def explain_incident(incident_id: str, body: StatementIn, services: Services) -> dict[str, Any]:
+def explain_incident(incident_id: str, body: StatementIn, services: Services) -> IncidentOut:
     """The staff member's explanation; recorded in the history, the state stays."""
     with refusals():
-        return services.incidents.act(incident_id, IncidentAction.EXPLAIN, body.by, body.text)
+        incident = services.incidents.act(incident_id, IncidentAction.EXPLAIN, body.by, body.text)
+    return IncidentOut.model_validate(incident)
 
 
 @incident_router.post("/incidents/{incident_id}/appeal")
-def appeal_incident(incident_id: str, body: StatementIn, services: Services) -> dict[str, Any]:
+def appeal_incident(incident_id: str, body: StatementIn, services: Services) -> IncidentOut:
     """An appeal against a confirmed incident puts it back under review."""
     with refusals():
-        return services.incidents.act(incident_id, IncidentAction.APPEAL, body.by, body.text)
+        incident = services.incidents.act(incident_id, IncidentAction.APPEAL, body.by, body.text)
+    return IncidentOut.model_validate(incident)
 
 
 @incident_router.post("/incidents/{incident_id}/attachments", status_code=status.HTTP_201_CREATED)
@@ -179,7 +191,7 @@ async def attach(
     services: Services,
     file: Annotated[UploadFile, File(description="a photo, a document, a recording")],
     uploaded_by: Annotated[str, Form(min_length=1, max_length=255)],
-) -> dict[str, Any]:
+) -> AttachmentCreated:
     content = await file.read(_MAX_ATTACHMENT_BYTES + 1)
     with refusals():
         if len(content) > _MAX_ATTACHMENT_BYTES:
@@ -198,10 +210,19 @@ async def attach(
                 "uploaded_at": datetime.now(UTC),
             }
         )
-    return {"attachment_id": attachment_id, "size": len(content)}
+    return AttachmentCreated(attachment_id=attachment_id, size=len(content))
 
 
-@incident_router.get("/incidents/{incident_id}/attachments/{attachment_id}")
+@incident_router.get(
+    "/incidents/{incident_id}/attachments/{attachment_id}",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "the file as uploaded, with its content type",
+            "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    },
+)
 def get_attachment(incident_id: str, attachment_id: str, services: Services) -> Response:
     with refusals():
         row = services.incidents.store.attachment(incident_id, attachment_id)
@@ -213,18 +234,22 @@ def get_attachment(incident_id: str, attachment_id: str, services: Services) -> 
 
 
 @incident_router.post("/warnings", status_code=status.HTTP_201_CREATED)
-def issue_warning(body: WarningIn, services: Services) -> dict[str, Any]:
+def issue_warning(body: WarningIn, services: Services) -> WarningOut:
     """An efficiency warning (效能告诫) for a confirmed incident; every second staff warning of a
     department in a year gives its head one automatically."""
     with refusals(status.HTTP_422_UNPROCESSABLE_CONTENT):
-        return services.warnings.issue(body.incident_id, body.issued_by, body.reason)
+        return WarningOut.model_validate(
+            services.warnings.issue(body.incident_id, body.issued_by, body.reason)
+        )
 
 
 @incident_router.post("/warnings/{warning_id}/withdrawal")
-def withdraw_warning(warning_id: str, body: WithdrawalIn, services: Services) -> dict[str, Any]:
+def withdraw_warning(warning_id: str, body: WithdrawalIn, services: Services) -> WarningOut:
     """Withdraw a staff warning; a head's warning it caused goes too if the count no longer reaches it."""
     with refusals():
-        return services.warnings.withdraw(warning_id, body.withdrawn_by, body.reason)
+        return WarningOut.model_validate(
+            services.warnings.withdraw(warning_id, body.withdrawn_by, body.reason)
+        )
 
 
 @incident_router.get("/warnings")
@@ -233,6 +258,6 @@ def list_warnings(
     year: Annotated[int | None, Query(ge=2000, le=2200)] = None,
     staff: str | None = None,
     department: str | None = None,
-) -> list[dict[str, Any]]:
+) -> list[WarningOut]:
     """Warnings in issue order; a head's escalation shows ``kind: escalation`` and ``caused_by``."""
-    return services.incidents.store.warnings(year, staff, department)
+    return [WarningOut.model_validate(w) for w in services.incidents.store.warnings(year, staff, department)]
