@@ -219,6 +219,9 @@ class ZKTecoTerminal:
     def write_user(self, user: EnrolledUser) -> None:
         self._call(f"write user {user.user_id}", lambda conn: roster.write_user(conn, user))
 
+    def disable_user(self, user_id: str) -> bool:
+        return self._call(f"disable user {user_id}", lambda conn: roster.disable_user(conn, user_id))
+
     def remove_user(self, user_id: str) -> bool:
         return self._call(f"remove user {user_id}", lambda conn: roster.remove_user(conn, user_id))
 
