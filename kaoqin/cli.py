@@ -111,7 +111,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     return run_demo(
         DemoOptions(
-            exit_after=args.exit_after, http_port=args.http_port, workdir=args.workdir, staff=args.staff
+            exit_after=args.exit_after,
+            http_port=args.http_port,
+            mqtt_port=args.mqtt_port,
+            workdir=args.workdir,
+            staff=args.staff,
         )
     )
 
@@ -195,6 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="server + embedded broker + two simulated terminals + an edge agent")
     demo.add_argument("--exit-after", type=float, default=None, metavar="SECONDS", help="stop by itself")
     demo.add_argument("--http-port", type=int, default=8000)
+    demo.add_argument("--mqtt-port", type=int, default=18830, help="port of the embedded MQTT broker")
     demo.add_argument("--staff", type=int, default=40, help="people on the generated roster")
     demo.add_argument("--workdir", type=Path, default=None, help="where the demo keeps its files (temp dir)")
     demo.set_defaults(func=cmd_demo)
