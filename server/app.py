@@ -36,6 +36,7 @@ from server.api.routes import health_router, router
 from server.api.terminal_routes import terminal_router
 from server.services.auth import Authenticator, token_secret
 from server.services.face_enrolment import PhotoEncoder
+from server.services.incidents import Clock, utc_now
 from server.services.ingest import IngestService, IngestStats
 from server.settings import ServerSettings
 
@@ -46,9 +47,12 @@ logger = logging.getLogger(__name__)
 _BROKER_WAIT_SECONDS = 10.0
 
 
-def create_app(settings: ServerSettings, *, photo_encoder: PhotoEncoder | None = None) -> FastAPI:
+def create_app(
+    settings: ServerSettings, *, photo_encoder: PhotoEncoder | None = None, clock: Clock = utc_now
+) -> FastAPI:
     """Build the app; nothing connects until the app's lifespan starts. ``photo_encoder`` finds faces
-    in enrolment photos (``kaoqin server`` passes the cameras' engine; without it enrolment answers 503)."""
+    in enrolment photos (``kaoqin server`` passes the cameras' engine; without it enrolment answers 503).
+    ``clock`` is the attendance engine's time (decisions, incidents, the year of a warning)."""
     signing_secret = token_secret(settings.auth)
 
     @asynccontextmanager
@@ -98,7 +102,7 @@ def create_app(settings: ServerSettings, *, photo_encoder: PhotoEncoder | None =
                     broker_connected=lambda: consumer.connected,
                 )
             )
-            app.state.attendance = AttendanceServices.build(engine, settings.attendance)
+            app.state.attendance = AttendanceServices.build(engine, settings.attendance, clock)
             stack.callback(start_attendance_scheduler(app.state.attendance))
             stack.callback(
                 start_face_services(

@@ -10,9 +10,10 @@ The test expects every day status, every incident and every warning exactly, and
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,7 @@ from contracts.events import DeviceKind, PunchFlag, VerifyMethod
 from server.adapters.db import create_db_engine
 from server.app import create_app
 from server.settings import ServerSettings
-from tests.support.attendance_world import TIMETABLE, AttendanceWorld, local
+from tests.support.attendance_world import TIMETABLE, ZONE, AttendanceWorld, local
 from tests.support.auth import sign_in
 from tests.support.services import free_port
 
@@ -46,10 +47,24 @@ def regular_times(staff_id: str) -> list[str]:
     return [f"07:{40 + i:02d}", f"12:{i:02d}", f"14:{i:02d}", f"17:{30 + i:02d}"]
 
 
+class TickingClock:
+    """The server's clock in this scenario: early November 2025, a second further at each reading
+    (so warnings have an order), whatever the real date is."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2025, 11, 3, 9, 0, tzinfo=ZONE)
+        self._lock = threading.Lock()
+
+    def __call__(self) -> datetime:
+        with self._lock:
+            self.now += timedelta(seconds=1)
+            return self.now
+
+
 @pytest.fixture
 def client(database_url: str, tmp_path: Path) -> Iterator[TestClient]:
     settings = ServerSettings(database_url=database_url, embedded_broker_port=free_port())
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings, clock=TickingClock())) as client:
         deadline = time.monotonic() + 20
         while client.get("/healthz").status_code != 200:
             assert time.monotonic() < deadline, "the server did not become healthy"
@@ -259,25 +274,49 @@ def run_month(w: AttendanceWorld) -> None:
         f"/api/v1/incidents/{dismissed}/decision",
         json={"action": "dismiss", "decided_by": "office", "reason": "a break"},
     )
+    issued = {}
     for incident_id in chain:
         confirm(incident_id)
-        w.ok(
+        warning = w.ok(
             "POST",
             "/api/v1/warnings",
             json={"incident_id": incident_id, "issued_by": "discipline-office", "reason": "confirmed"},
         )
+        issued[warning["staff_id"]] = warning["warning_id"]
 
-    warnings = w.ok("GET", "/api/v1/warnings", params={"year": 2026})
-    warnings += w.ok("GET", "/api/v1/warnings", params={"year": 2025})
-    personal = sorted(x["staff_id"] for x in warnings if x["kind"] == "personal")
-    assert personal == ["d1-s1", "d1-s2", "d2-head", "d2-s2", "d3-s1", "d3-s3"]
+    # The server's clock says November 2025, so every warning is of 2025 whatever today is.
+    warnings = w.ok("GET", "/api/v1/warnings", params={"year": 2025})
+    assert sorted(x["warning_id"] for x in w.ok("GET", "/api/v1/warnings")) == sorted(
+        x["warning_id"] for x in warnings
+    )
+    personal = sorted((x["staff_id"], x["warning_id"]) for x in warnings if x["kind"] == "personal")
+    assert personal == sorted(issued.items())
+    assert [s for s, _ in personal] == ["d1-s1", "d1-s2", "d2-head", "d2-s2", "d3-s1", "d3-s3"]
     escalations = sorted(
-        (x["staff_id"], x["ordinal"], len(x["caused_by"])) for x in warnings if x["kind"] == "escalation"
+        (x["staff_id"], x["ordinal"], x["caused_by"]) for x in warnings if x["kind"] == "escalation"
     )
-    assert escalations == [("d1-head", 1, 2), ("d3-head", 1, 2)]
-    inspected = w.ok("GET", "/api/v1/incidents", params={"source": "inspector"})
-    assert inspected["total"] == 5
-    assert (
-        w.ok("GET", "/api/v1/incidents", params={"state": "dismissed"})["items"][0]["incident_id"]
-        == dismissed
-    )
+    # d2: d2-s2's warning is the division's only one; the head's own (d2-head) does not count.
+    assert escalations == [
+        ("d1-head", 1, [issued["d1-s1"], issued["d1-s2"]]),
+        ("d3-head", 1, [issued["d3-s1"], issued["d3-s3"]]),
+    ]
+    inspected = w.ok("GET", "/api/v1/incidents", params={"source": "inspector"})["items"]
+    assert sorted((i["staff_id"], i["prohibition"], i["state"]) for i in inspected) == [
+        ("d1-s1", "P2", "confirmed"),
+        ("d2-head", "P5", "confirmed"),
+        ("d2-s2", "P4", "confirmed"),
+        ("d2-s3", "P2", "dismissed"),
+        ("d3-s1", "P3", "confirmed"),
+    ]
+    assert next(i for i in inspected if i["state"] == "dismissed")["incident_id"] == dismissed
+    detected = w.ok("GET", "/api/v1/incidents", params={"source": "rule"})["items"]
+    assert sorted((i["staff_id"], i["rule"], i["state"]) for i in detected) == [
+        ("d1-s2", "unexcused_absence", "confirmed"),
+        ("d1-s4", "face_mismatch", "reported"),
+        ("d2-s4", "backfill", "reported"),
+        ("d3-s1", "non_biometric", "reported"),
+        ("d3-s3", "face_mismatch", "reported"),
+        ("d3-s3", "punch_burst", "confirmed"),
+        ("d3-s4", "face_mismatch", "reported"),
+        ("d3-s4", "punch_burst", "reported"),
+    ]
