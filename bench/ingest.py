@@ -226,6 +226,7 @@ def run_chain(
 
 def run() -> str:
     admin_url = os.environ.get("KAOQIN_TEST_DATABASE_URL", DEFAULT_POSTGRES)
+    load_before = os.getloadavg()
     runs: list[Run] = []
     broker_source = ""
     with tempfile.TemporaryDirectory() as tmp:
@@ -250,7 +251,7 @@ def run() -> str:
             finally:
                 broker.stop()
                 database.drop()
-    return report(runs, broker_source)
+    return report(runs, broker_source, (load_before, os.getloadavg()))
 
 
 def _embedded_run(workdir: Path) -> Run:
@@ -293,7 +294,7 @@ def _pct(values: list[float], q: int) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
 
 
-def report(runs: list[Run], broker_source: str) -> str:
+def report(runs: list[Run], broker_source: str, loads: tuple[tuple[float, ...], tuple[float, ...]]) -> str:
     lines = [
         f"{EVENTS:,} punch events per run, planted in the outboxes of {EDGES} edges ({EVENTS // EDGES:,} each; "
         f"the edges' own Outbox and MqttLink, all in the bench process); every run on a fresh database, "
@@ -338,7 +339,11 @@ def report(runs: list[Run], broker_source: str) -> str:
         f"The machine has {os.cpu_count()} cores shared with other work, so at most "
         f"{os.cpu_count()} CPU seconds per wall second are available to all processes together. "
         "PostgreSQL backends are those serving the bench database (its WAL writer and checkpointer are "
-        "not counted).",
+        "not counted). Load average (1, 5, 15 min) when the bench started: "
+        + ", ".join(f"{v:.2f}" for v in loads[0])
+        + "; when it ended: "
+        + ", ".join(f"{v:.2f}" for v in loads[1])
+        + " (other work on the machine competes for the same cores).",
     ]
     return "\n".join(lines)
 
