@@ -113,13 +113,20 @@ class FaceStore:
             )
             return self._bump(c, staff_id, at, deleted=False)
 
-    def delete_person(self, staff_id: str, at: datetime) -> int | None:
-        """Delete every encoding of ``staff_id``; the new gallery version, or None if none were stored."""
+    def delete_person(self, staff_id: str, at: datetime) -> tuple[int | None, int]:
+        """Delete every encoding of ``staff_id`` and the face snapshots of their check-ins, in one
+        transaction: the new gallery version (None if no encoding was stored) and the snapshots
+        dropped. The observations stay (attendance records), without the picture of the face."""
+        f = tables.face_observations
         with self._engine.begin() as c:
+            snapshots = c.execute(
+                update(f)
+                .where(f.c.staff_id == staff_id, f.c.snapshot_jpeg.is_not(None))
+                .values(snapshot_jpeg=None)
+            ).rowcount
             removed = c.execute(delete(face_encodings).where(face_encodings.c.staff_id == staff_id)).rowcount
-            if not removed:
-                return None
-            return self._bump(c, staff_id, at, deleted=True)
+            version = self._bump(c, staff_id, at, deleted=True) if removed else None
+        return version, int(snapshots)
 
     def delete_older_than(self, before: datetime, at: datetime) -> list[str]:
         """Delete encodings created before ``before``; the people who changed."""

@@ -184,7 +184,8 @@ def person(staff_id: StaffId, faces: Faces) -> PersonOut:
 
 @face_router.delete("/{staff_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_person(staff_id: StaffId, faces: Faces) -> Response:
-    """Delete the person's face data here and, through the gallery, on every edge."""
-    if faces.delete(staff_id) is None:
+    """Delete the person's face data (encodings, check-in snapshots) here and, through the gallery,
+    on every edge."""
+    if not faces.delete(staff_id):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no face data for {staff_id}")
     return Response(status_code=status.HTTP_204_NO_CONTENT)

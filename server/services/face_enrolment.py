@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -98,6 +99,8 @@ class FaceEnrolment:
         self._encoder = encoder
         self._publisher = publisher
         self._clock = clock
+        self._pending: set[int] = set()  # buckets changed while the broker could not take them
+        self._pending_lock = threading.Lock()
 
     # ------------------------------------------------------------------ consent
     def record_consent(self, staff_id: str, recorded_by: str, evidence: str | None) -> None:
@@ -162,13 +165,16 @@ class FaceEnrolment:
         self.publish_bucket(gallery_bucket(staff_id))
         return EnrolmentResult(staff_id, len(rows), total, version)
 
-    def delete(self, staff_id: str) -> int | None:
-        """Delete every encoding of ``staff_id`` here and, through the gallery, on every edge."""
-        version = self.store.delete_person(staff_id, self._clock())
+    def delete(self, staff_id: str) -> bool:
+        """Delete every encoding of ``staff_id`` here and, through the gallery, on every edge, and the
+        evidence snapshots of their check-ins; False if there was nothing to delete."""
+        version, snapshots = self.store.delete_person(staff_id, self._clock())
+        if snapshots:
+            logger.info("deleted %d check-in snapshot(s) of %s", snapshots, staff_id)
         if version is not None:
             logger.info("deleted the face data of %s (gallery version %d)", staff_id, version)
             self.publish_bucket(gallery_bucket(staff_id))
-        return version
+        return version is not None or snapshots > 0
 
     # ------------------------------------------------------------------ gallery to edges
     def bucket_message(self, bucket: int) -> GalleryBucket | None:
@@ -191,10 +197,11 @@ class FaceEnrolment:
         version, buckets = self.store.head()
         return GalleryHead(version=version, buckets=buckets, published_at=self._clock())
 
-    def publish_bucket(self, bucket: int) -> None:
-        """Republish one bucket (cleared when empty), then the head."""
+    def publish_bucket(self, bucket: int) -> bool:
+        """Republish one bucket (cleared when empty), then the head. If the broker cannot take it,
+        the bucket is remembered for :meth:`publish_pending` (the schedule retries); False then."""
         if self._publisher is None:
-            return
+            return False
         message = self.bucket_message(bucket)
         try:
             self._publisher.publish_retained(
@@ -202,11 +209,25 @@ class FaceEnrolment:
             )
             self._publisher.publish_retained(gallery_head_topic(), encode(self.head_message()))
         except ConnectionError as exc:
-            # Stored already; the scheduled republish brings the edges up to date.
+            # Stored already; the schedule publishes it once the broker is back.
+            with self._pending_lock:
+                self._pending.add(bucket)
             logger.warning("gallery bucket %d not published yet: %s", bucket, exc)
+            return False
+        with self._pending_lock:
+            self._pending.discard(bucket)
+        return True
+
+    def publish_pending(self) -> int:
+        """Publish the buckets whose publication failed; how many went out."""
+        with self._pending_lock:
+            pending = sorted(self._pending)
+        return sum(self.publish_bucket(bucket) for bucket in pending)
 
     def publish_all(self) -> int:
-        """Republish every non-empty bucket and the head (at start-up: an embedded broker forgets)."""
+        """Republish every non-empty bucket and the head: once at start-up (an embedded broker starts
+        empty), not on every schedule run (the broker keeps retained messages; changes publish their
+        own bucket)."""
         if self._publisher is None:
             return 0
         head = self.head_message()
@@ -215,6 +236,8 @@ class FaceEnrolment:
             if message is not None:
                 self._publisher.publish_retained(gallery_bucket_topic(bucket), encode(message))
         self._publisher.publish_retained(gallery_head_topic(), encode(head))
+        with self._pending_lock:
+            self._pending.clear()
         return len(head.buckets)
 
     # ------------------------------------------------------------------ retention

@@ -1,7 +1,9 @@
 """The face gallery's background duty: publish it once the broker is there, then purge on schedule.
 
-Every run of the purge also republishes the whole gallery (retained): a broker that restarted
-without persistence has forgotten it, and edges that reconnect to it must still catch up.
+The whole gallery is published once, at start-up (an embedded broker starts empty). After that the
+broker keeps it (retained messages); every change publishes its own bucket, the purge's expiries
+included, and a run of the schedule publishes only buckets whose publication failed meanwhile.
+An external broker must therefore persist retained messages (Mosquitto: ``persistence true``).
 """
 
 from __future__ import annotations
@@ -32,13 +34,18 @@ class FaceSchedule:
         self._thread.join(timeout=10)
 
     def _run(self) -> None:
+        published_all = False
         while not self._stop.is_set():
             try:
                 self._faces.purge()
                 while not self._connected() and not self._stop.wait(0.2):
                     pass
                 if not self._stop.is_set():
-                    self._faces.publish_all()
+                    if published_all:
+                        self._faces.publish_pending()
+                    else:
+                        self._faces.publish_all()
+                        published_all = True
             except ConnectionError as exc:
                 logger.warning("face gallery not published: %s", exc)
             except Exception:

@@ -255,5 +255,11 @@ def test_the_purge_runs_on_schedule_in_the_server(tmp_path: Path) -> None:
         SqlIngestStore(faces.store._engine).store_batch(IngestBatch(events=[old]), datetime.now(UTC))
         assert faces.store.snapshot(old.event_id) is not None
         wait_until(lambda: faces.store.snapshot(old.event_id) is None, 10, "the scheduled purge")
-        reply = client.post("/api/v1/faces/S-x/photos", files=[("photos", ("a.jpg", b"x", "image/jpeg"))])
-        assert reply.status_code in (403, 503)
+        photo = [("photos", ("a.jpg", b"x", "image/jpeg"))]
+        reply = client.post("/api/v1/faces/S-x/photos", files=photo)
+        assert reply.status_code == 403  # consent is checked first
+        assert "no face consent on record for S-x" in reply.json()["detail"]
+        client.put("/api/v1/faces/S-x/consent", json={"recorded_by": "hr"})
+        reply = client.post("/api/v1/faces/S-x/photos", files=photo)
+        assert reply.status_code == 503  # this app was built without a face engine
+        assert "no face engine" in reply.json()["detail"]
