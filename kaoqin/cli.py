@@ -17,6 +17,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from kaoqin.audit_cli import add_audit_parser
+from kaoqin.broker_cli import add_broker_parser
 from kaoqin.face_cli import add_face_parser
 from kaoqin.users_cli import add_users_parser
 
@@ -224,6 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_face_parser(sub)
     add_users_parser(sub)
     add_audit_parser(sub)
+    add_broker_parser(sub)
     return parser
 
 

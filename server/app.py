@@ -28,6 +28,7 @@ from server.api.attendance_routes import attendance_router
 from server.api.audit_middleware import AuditMiddleware
 from server.api.auth_routes import auth_router
 from server.api.dependencies import ApiContext
+from server.api.edge_routes import edge_router
 from server.api.errors import install_error_handlers
 from server.api.faces import face_router, start_face_services
 from server.api.incident_routes import incident_router
@@ -80,6 +81,8 @@ def create_app(
                 batch_wait_seconds=settings.ingest_batch_wait_seconds,
                 mqtt5=settings.uses_mqtt5,
                 shared_group=settings.mqtt_shared_group,
+                username=settings.mqtt_username,
+                password=settings.mqtt_password(),
             )
             consumer.start()
             stack.callback(consumer.stop)
@@ -133,6 +136,7 @@ def create_app(
     app.include_router(attendance_router)
     app.include_router(incident_router)
     app.include_router(face_router)
+    app.include_router(edge_router)
     install_error_handlers(app)
     app.add_middleware(AuditMiddleware, audit_log=lambda: getattr(app.state, "audit_log", None))
     return app

@@ -56,6 +56,13 @@ class ServerSettings(BaseSettings):
         pattern=r"^[A-Za-z0-9_-]{1,64}$",
         description="MQTT 5 shared subscription group: server processes in one group split the events",
     )
+    mqtt_username: str | None = Field(
+        default=None,
+        description="the server's user on an external broker (kaoqin-server in deploy/mosquitto/kaoqin.acl)",
+    )
+    mqtt_password_file: Path | None = Field(
+        default=None, description="file holding the server's MQTT password (never the password itself)"
+    )
     ingest_batch_size: int = Field(default=200, ge=1, le=10_000)
     # amqtt waits only 5 s for a PUBACK, and PUBACK follows the commit: stay well below that.
     ingest_batch_wait_seconds: float = Field(default=0.2, gt=0, le=2.0)
@@ -90,6 +97,26 @@ class ServerSettings(BaseSettings):
     @classmethod
     def _protocol_as_text(cls, value: object) -> object:
         return str(value) if isinstance(value, int | float) else value  # YAML reads `5` as a number
+
+    @model_validator(mode="after")
+    def _mqtt_username_and_password_together(self) -> ServerSettings:
+        if (self.mqtt_username is None) != (self.mqtt_password_file is None):
+            raise ValueError("set mqtt_username and mqtt_password_file together, or neither")
+        return self
+
+    def mqtt_password(self) -> str | None:
+        """The server's MQTT password, read from :attr:`mqtt_password_file` (SettingsError if unreadable)."""
+        if self.mqtt_password_file is None:
+            return None
+        try:
+            password = self.mqtt_password_file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise SettingsError(
+                f"cannot read mqtt_password_file {self.mqtt_password_file}: {exc.strerror}"
+            ) from None
+        if not password:
+            raise SettingsError(f"mqtt_password_file {self.mqtt_password_file} is empty")
+        return password
 
     @model_validator(mode="after")
     def _shared_group_needs_mqtt5(self) -> ServerSettings:

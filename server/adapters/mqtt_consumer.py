@@ -76,6 +76,8 @@ class MqttConsumer:
         mqtt5: bool = False,
         shared_group: str | None = None,
         receive_maximum: int | None = None,
+        username: str | None = None,
+        password: str | None = None,
     ) -> None:
         """``mqtt5`` speaks MQTT 5 (needed for ``shared_group``, an MQTT 5 shared subscription that
         several server processes split the event stream through). ``receive_maximum`` (MQTT 5) is how
@@ -108,6 +110,8 @@ class MqttConsumer:
                 protocol=mqtt.MQTTv311,
                 manual_ack=True,
             )
+        if username is not None:
+            self._client.username_pw_set(username, password)  # the broker's password file + ACL
         self._client.reconnect_delay_set(min_delay=1, max_delay=10)
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect

@@ -174,12 +174,18 @@ class SecureMosquitto:
     """A mosquitto process with the deployed configuration on two free loopback ports."""
 
     def __init__(
-        self, workdir: Path, password_file: Path, pki: BrokerPki, *, config_text: str | None = None
+        self,
+        workdir: Path,
+        password_file: Path,
+        pki: BrokerPki,
+        *,
+        config_text: str | None = None,
+        plain_port: int | None = None,
     ) -> None:
         self.binary = mosquitto_binary()
         self.workdir = workdir
         workdir.mkdir(parents=True, exist_ok=True)
-        self.plain_port = free_port()
+        self.plain_port = plain_port or free_port()
         self.tls_port = free_port()
         self.password_file = password_file
         self.pki = pki
