@@ -8,13 +8,14 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from alembic import command
 from fastapi.testclient import TestClient
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
 from server.adapters import tables_attendance as t
 from server.adapters.db import create_db_engine
-from server.adapters.migrate import migrate
+from server.adapters.migrate import alembic_config, migrate
 from tests.integration.test_attendance_api import confirm, report_p2, setup_office
 from tests.support.attendance_world import ZONE, AttendanceWorld, attendance_app
 
@@ -134,3 +135,78 @@ def test_dismissing_an_incident_withdraws_its_warning_and_the_escalation(world: 
     assert warnings[dismissed["warning_id"]]["withdrawn_by"] == "office"
     assert warnings[escalation["warning_id"]]["withdrawn_at"] is not None
     assert warnings[kept["warning_id"]]["withdrawn_at"] is None
+
+
+def test_migration_0008_keeps_the_first_of_two_standing_warnings_for_one_incident(database_url: str) -> None:
+    config = alembic_config(database_url)
+    command.upgrade(config, "0007")
+    engine = create_db_engine(database_url)
+    at = datetime(2025, 6, 10, 2, 0, tzinfo=UTC)
+    try:
+        with engine.begin() as c:
+            c.execute(insert(t.sites).values(site_id="main", name="Main"))
+            c.execute(insert(t.departments).values(department_id="d", name="D", head_staff_id=None))
+            c.execute(
+                insert(t.timetables).values(
+                    timetable_id="std",
+                    name="s",
+                    policy="four_punches",
+                    require_biometric=False,
+                    versions=[],
+                    updated_at=at,
+                )
+            )
+            c.execute(
+                insert(t.staff).values(
+                    staff_id="a", name="A", department_id="d", site_id="main", timetable_id="std", active=True
+                )
+            )
+            c.execute(
+                insert(t.incidents).values(
+                    incident_id="i1",
+                    staff_id="a",
+                    department_id="d",
+                    prohibition="P2",
+                    state="confirmed",
+                    source="inspector",
+                    summary="cards",
+                    occurred_at=at,
+                    evidence={},
+                    reported_by="x",
+                    created_at=at,
+                    updated_at=at,
+                )
+            )
+            for n, warning_id in enumerate(("w-later", "w-first", "w-second")):
+                issued = at + timedelta(hours={"w-first": 0, "w-second": 1, "w-later": 2}[warning_id])
+                c.execute(
+                    insert(t.efficiency_warnings).values(
+                        warning_id=warning_id,
+                        staff_id="a",
+                        department_id="d",
+                        year=2025,
+                        kind="personal",
+                        counts_for_department=True,
+                        incident_id="i1",
+                        caused_by=[],
+                        reason=f"r{n}",
+                        issued_by="office",
+                        issued_at=issued,
+                    )
+                )
+        migrate(database_url)
+        with engine.connect() as c:
+            rows = c.execute(
+                select(
+                    t.efficiency_warnings.c.warning_id,
+                    t.efficiency_warnings.c.withdrawn_by,
+                    t.efficiency_warnings.c.withdrawn_reason,
+                ).order_by(t.efficiency_warnings.c.warning_id)
+            ).all()
+        assert [tuple(r) for r in rows] == [
+            ("w-first", None, None),
+            ("w-later", "migration:0008", "a second warning for the same incident"),
+            ("w-second", "migration:0008", "a second warning for the same incident"),
+        ]
+    finally:
+        engine.dispose()
