@@ -50,7 +50,7 @@ def _slot(users: list[Any], user_id: str) -> int:
 
 
 def _privilege(user: EnrolledUser) -> int:
-    role = const.USER_ADMIN if user.admin else const.USER_DEFAULT
+    role = int(const.USER_ADMIN if user.admin else const.USER_DEFAULT)
     return role if user.enabled else role | _DISABLED
 
 

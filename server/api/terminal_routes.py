@@ -1,4 +1,5 @@
-"""Terminal sync endpoints: push staff to an edge's terminals, disable them, copy fingerprints."""
+"""Terminal sync endpoints: push staff to an edge's terminals, disable them, copy fingerprints;
+push a site's staff (from the server's staff list) to every terminal of the site."""
 
 from __future__ import annotations
 
@@ -11,10 +12,19 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from contracts import TerminalUser
 from contracts.topics import TopicError, check_id
+from server.adapters.site_roster_store import SqlSiteRoster
 from server.api.dependencies import ApiContext, api_context
-from server.services.terminal_sync import CommandSender, copy_templates, disable_staff, push_staff
+from server.services.terminal_sync import (
+    CommandSender,
+    UnknownSite,
+    copy_templates,
+    disable_staff,
+    push_site_staff,
+    push_staff,
+)
 
-terminal_router = APIRouter(prefix="/api/v1/edges/{edge_id}/terminals", tags=["terminals"])
+terminal_router = APIRouter(tags=["terminals"])
+_EDGE = "/api/v1/edges/{edge_id}/terminals"
 Context = Annotated[ApiContext, Depends(api_context)]
 
 
@@ -45,9 +55,26 @@ class CommandsSent(BaseModel):
     command_ids: list[str]
 
 
-def _sender(context: ApiContext, edge_id: str) -> CommandSender:
+class TerminalReached(BaseModel):
+    serial: str
+    edge_id: str
+
+
+class SiteStaffSent(BaseModel):
+    """The commands sent, one per terminal reached; terminals no edge has reported yet (so not
+    reached: push again once they are up); staff ids no terminal can take, each with why."""
+
+    command_ids: list[str]
+    users: int = Field(description="terminal users sent to each terminal")
+    terminals: list[TerminalReached]
+    unplaced: list[str] = Field(description="serials of the site's terminals no edge has reported")
+    skipped: list[str]
+
+
+def _sender(context: ApiContext, edge_id: str | None) -> CommandSender:
     try:
-        check_id(edge_id, "edge id")
+        if edge_id is not None:
+            check_id(edge_id, "edge id")
     except TopicError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
     if context.command_sender is None:
@@ -62,7 +89,7 @@ def _sent(send: Callable[[], list[str]]) -> CommandsSent:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from None
 
 
-@terminal_router.post("/users", response_model=CommandsSent, status_code=status.HTTP_202_ACCEPTED)
+@terminal_router.post(f"{_EDGE}/users", response_model=CommandsSent, status_code=status.HTTP_202_ACCEPTED)
 def push_users(edge_id: str, body: StaffPush, context: Context) -> CommandsSent:
     """Send the users to the edge; it writes them to its terminals (result in their device status)."""
     sender = _sender(context, edge_id)
@@ -74,7 +101,9 @@ def push_users(edge_id: str, body: StaffPush, context: Context) -> CommandsSent:
     )
 
 
-@terminal_router.post("/users/disable", response_model=CommandsSent, status_code=status.HTTP_202_ACCEPTED)
+@terminal_router.post(
+    f"{_EDGE}/users/disable", response_model=CommandsSent, status_code=status.HTTP_202_ACCEPTED
+)
 def disable_users(edge_id: str, body: StaffDisable, context: Context) -> CommandsSent:
     """Stop the users punching on the edge's terminals; their records stay."""
     sender = _sender(context, edge_id)
@@ -86,7 +115,9 @@ def disable_users(edge_id: str, body: StaffDisable, context: Context) -> Command
     )
 
 
-@terminal_router.post("/templates/copy", response_model=CommandsSent, status_code=status.HTTP_202_ACCEPTED)
+@terminal_router.post(
+    f"{_EDGE}/templates/copy", response_model=CommandsSent, status_code=status.HTTP_202_ACCEPTED
+)
 def copy_fingerprints(edge_id: str, body: TemplateCopy, context: Context) -> CommandsSent:
     """Copy fingerprints enrolled on one terminal to the edge's other terminals."""
     sender = _sender(context, edge_id)
@@ -97,4 +128,30 @@ def copy_fingerprints(edge_id: str, body: TemplateCopy, context: Context) -> Com
                 sender, edge_id=edge_id, source_serial=body.source_serial, now=now, user_ids=body.user_ids
             )
         ]
+    )
+
+
+@terminal_router.post(
+    "/api/v1/sites/{site_id}/terminals/staff",
+    response_model=SiteStaffSent,
+    status_code=status.HTTP_202_ACCEPTED,
+)
+def push_site_staff_to_terminals(site_id: str, context: Context) -> SiteStaffSent:
+    """Send the site's staff (with their terminal user ids; inactive staff disabled, their
+    fingerprints kept) to each of the site's terminals, through the edge each one reports to."""
+    sender = _sender(context, None)
+    try:
+        pushed = push_site_staff(
+            sender, SqlSiteRoster(context.engine), site_id=site_id, now=datetime.now(UTC)
+        )
+    except UnknownSite as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+    except ConnectionError as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from None
+    return SiteStaffSent(
+        command_ids=pushed.command_ids,
+        users=pushed.users,
+        terminals=[TerminalReached(serial=t.serial, edge_id=t.edge_id or "") for t in pushed.terminals],
+        unplaced=pushed.unplaced,
+        skipped=pushed.skipped,
     )

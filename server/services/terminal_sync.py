@@ -1,13 +1,18 @@
-"""Staff lists and fingerprint templates pushed to an edge's terminals, as EdgeCommands.
+"""Staff lists and fingerprint templates pushed to terminals, as EdgeCommands.
 
-The staff table is another part of the server; this service takes the users to push as
-``contracts.TerminalUser`` values and sends them in batches the edge applies one terminal at a time.
+``push_staff`` sends given ``contracts.TerminalUser`` values to one edge; ``push_site_staff``
+builds them from the server's staff list (the staff of a site and their terminal user ids) and
+sends them to every terminal of the site, through whichever edge each terminal reports to. Either
+way the edge applies them one terminal at a time, in batches of ``BATCH``.
 """
 
 from __future__ import annotations
 
+import re
 import uuid
+from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
@@ -87,3 +92,92 @@ def copy_templates(
     command = _command(edge_id, now, action)
     sender.publish_command(command)
     return command.command_id
+
+
+# ---------------------------------------------------------------- a site's staff to its terminals
+
+# The contract's rule for a terminal PIN (contracts.TerminalUser.user_id).
+_PIN = re.compile(r"^[A-Za-z0-9]{1,24}$")
+_NAME_MAX = 24
+
+
+@dataclass(frozen=True)
+class SiteTerminal:
+    """A terminal standing at a site; ``edge_id`` is None until an edge has reported it."""
+
+    serial: str
+    edge_id: str | None
+
+
+@dataclass(frozen=True)
+class SiteStaffMember:
+    staff_id: str
+    name: str
+    active: bool
+    terminal_user_ids: list[str]
+
+
+class SiteRoster(Protocol):
+    def site_exists(self, site_id: str) -> bool: ...
+
+    def site_terminals(self, site_id: str) -> list[SiteTerminal]: ...
+
+    def site_staff(self, site_id: str) -> list[SiteStaffMember]: ...
+
+
+class UnknownSite(LookupError):
+    """The site is not in the server's working-time data."""
+
+
+@dataclass
+class SitePush:
+    """What was sent: command ids, the terminals reached, those no edge has reported yet, and the
+    staff whose terminal user id no terminal can take."""
+
+    command_ids: list[str] = field(default_factory=list)
+    terminals: list[SiteTerminal] = field(default_factory=list)
+    unplaced: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    users: int = 0
+
+
+def site_terminal_users(staff: Sequence[SiteStaffMember]) -> tuple[list[TerminalUser], list[str]]:
+    """One terminal user per terminal user id of each staff member (inactive ones disabled), and
+    a reason for each id a terminal cannot store."""
+    users: list[TerminalUser] = []
+    skipped: list[str] = []
+    for member in staff:
+        if not member.terminal_user_ids:
+            skipped.append(f"staff {member.staff_id} has no terminal user id")
+        for pin in member.terminal_user_ids:
+            if not _PIN.fullmatch(pin):
+                skipped.append(
+                    f"staff {member.staff_id}: terminal user id {pin!r} is not 1-24 letters or digits"
+                )
+                continue
+            users.append(TerminalUser(user_id=pin, name=member.name[:_NAME_MAX], enabled=member.active))
+    return users, skipped
+
+
+def push_site_staff(sender: CommandSender, roster: SiteRoster, *, site_id: str, now: datetime) -> SitePush:
+    """Create or update the staff of ``site_id`` on each of its terminals (inactive staff are
+    disabled there), one ``upsert_users`` command per terminal through the edge it reports to."""
+    if not roster.site_exists(site_id):
+        raise UnknownSite(f"no site {site_id!r}")
+    users, skipped = site_terminal_users(roster.site_staff(site_id))
+    result = SitePush(skipped=skipped, users=len(users))
+    by_edge: dict[str, list[SiteTerminal]] = defaultdict(list)
+    for terminal in roster.site_terminals(site_id):
+        if terminal.edge_id is None:
+            result.unplaced.append(terminal.serial)
+        else:
+            by_edge[terminal.edge_id].append(terminal)
+    if not users:
+        return result
+    for edge_id, terminals in sorted(by_edge.items()):
+        for terminal in terminals:
+            result.command_ids += push_staff(
+                sender, edge_id=edge_id, users=users, now=now, device_serial=terminal.serial
+            )
+            result.terminals.append(terminal)
+    return result

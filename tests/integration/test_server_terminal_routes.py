@@ -59,3 +59,123 @@ def test_staff_and_template_commands_reach_the_edge_topic(tmp_path: Path) -> Non
             )
         finally:
             edge.close()
+
+
+def test_a_sites_staff_list_reaches_every_terminal_of_the_site_across_edges(
+    mosquitto_url: str, tmp_path: Path
+) -> None:
+    """The server's staff of a site (staff, staff_terminal_ids, the site's terminals) go through
+    each terminal's own edge to the simulators; an inactive member is disabled, fingerprints kept."""
+    import uuid
+
+    from devices.zkteco.records import UserRecord
+    from devices.zkteco.simulator import TerminalSimulator
+    from edge.agent import EdgeAgent
+    from edge.settings import EdgeSettings, TerminalSettings
+    from tests.support.attendance_world import TIMETABLE
+    from tests.support.auth import running_app
+    from tests.support.processes import wait_until
+    from tests.support.terminal_rig import ZONE
+
+    run = uuid.uuid4().hex[:8]  # the machine's broker keeps sessions across runs
+    leaver = [UserRecord(uid=1, user_id="2002", name="Li Na")]
+    sims = {
+        name: TerminalSimulator(serial=f"SN-{name}-{run}", users=leaver, timezone=ZONE).start()
+        for name in ("GATE", "HALL", "ANNEX", "ELSEWHERE")
+    }
+    sims["ANNEX"].state.enroll_finger(1, 2, b"\x44" * 300)
+
+    def edge(name: str, terminals: list[TerminalSimulator]) -> EdgeAgent:
+        return EdgeAgent(
+            EdgeSettings(
+                edge_id=f"edge-{name}-{run}",
+                mqtt_url=mosquitto_url,
+                outbox_path=tmp_path / f"{name}.sqlite3",
+                poll_interval_seconds=0.3,
+                retry_max_seconds=1,
+                terminals=[
+                    TerminalSettings(serial=s.serial, host="127.0.0.1", port=s.port, timezone=ZONE)
+                    for s in terminals
+                ],
+            )
+        )
+
+    # The site's terminals stand behind two edges; a fourth terminal belongs to another site.
+    agents = [edge("a", [sims["GATE"], sims["HALL"]]), edge("b", [sims["ANNEX"], sims["ELSEWHERE"]])]
+    url = f"sqlite:///{tmp_path / 'server.sqlite3'}"
+    try:
+        with running_app(url, mqtt_url=mosquitto_url, mqtt_client_id=f"server-{run}") as client:
+            sign_in(client, url)
+            for agent in agents:
+                agent.start()
+
+            def put(path: str, body: dict[str, object]) -> None:
+                reply = client.put(path, json=body)
+                assert reply.status_code == 204, reply.text
+
+            site = [{"device_id": sims[n].serial, "kind": "terminal"} for n in ("GATE", "HALL", "ANNEX")]
+            put("/api/v1/sites/main", {"name": "Main building", "devices": site})
+            put(
+                "/api/v1/sites/other",
+                {"name": "Other", "devices": [{"device_id": sims["ELSEWHERE"].serial, "kind": "terminal"}]},
+            )
+            put("/api/v1/timetables/std", TIMETABLE)
+            put("/api/v1/departments/social", {"name": "Social assistance"})
+            member = {"department_id": "social", "timetable_id": "std"}
+            put(
+                "/api/v1/staff/s-1",
+                {**member, "name": "Zhao Min", "site_id": "main", "terminal_user_ids": ["0042"]},
+            )
+            put(
+                "/api/v1/staff/s-2",
+                {
+                    **member,
+                    "name": "Li Na",
+                    "site_id": "main",
+                    "terminal_user_ids": ["2002"],
+                    "active": False,
+                },
+            )
+            put(
+                "/api/v1/staff/s-3",
+                {**member, "name": "Far Away", "site_id": "other", "terminal_user_ids": ["3003"]},
+            )
+
+            # Until the edges have reported the terminals, the server does not know where they are.
+            wait_until(
+                lambda: len(client.post("/api/v1/sites/main/terminals/staff").json()["terminals"]) == 3,
+                30,
+                "every terminal of the site reported by its edge",
+            )
+            reply = client.post("/api/v1/sites/main/terminals/staff")
+            assert reply.status_code == 202
+            sent = reply.json()
+            assert sent["unplaced"] == []
+            assert sent["users"] == 2
+            assert {(t["serial"], t["edge_id"]) for t in sent["terminals"]} == {
+                (sims["GATE"].serial, f"edge-a-{run}"),
+                (sims["HALL"].serial, f"edge-a-{run}"),
+                (sims["ANNEX"].serial, f"edge-b-{run}"),
+            }
+            site_sims = [sims[n] for n in ("GATE", "HALL", "ANNEX")]
+            wait_until(
+                lambda: all("0042" in {u.user_id for u in s.state.users} for s in site_sims),
+                30,
+                "the site's staff on each of its terminals",
+            )
+            wait_until(
+                lambda: all(
+                    u.privilege & 0x01 for s in site_sims for u in s.state.users if u.user_id == "2002"
+                ),
+                30,
+                "the inactive member disabled",
+            )
+            assert sims["ANNEX"].state.templates == {(1, 2): b"\x44" * 300}  # their fingerprint stays
+            assert {u.user_id for u in sims["ELSEWHERE"].state.users} == {"2002"}  # another site's terminal
+            assert all(u.privilege == 0 for u in sims["ELSEWHERE"].state.users)
+            assert client.post("/api/v1/sites/nowhere/terminals/staff").status_code == 404
+    finally:
+        for agent in agents:
+            agent.stop()
+        for sim in sims.values():
+            sim.stop()

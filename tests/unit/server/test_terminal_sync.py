@@ -5,7 +5,16 @@ from datetime import UTC, datetime
 import pytest
 
 from contracts import DisableUsersCommand, EdgeCommand, TerminalUser, UpsertUsersCommand
-from server.services.terminal_sync import BATCH, copy_templates, disable_staff, push_staff
+from server.services.terminal_sync import (
+    BATCH,
+    SiteStaffMember,
+    SiteTerminal,
+    UnknownSite,
+    copy_templates,
+    disable_staff,
+    push_site_staff,
+    push_staff,
+)
 
 NOW = datetime(2026, 11, 2, tzinfo=UTC)
 
@@ -42,3 +51,52 @@ def test_disable_and_copy_build_their_commands() -> None:
 def test_bad_staff_entries_are_refused_naming_the_field() -> None:
     with pytest.raises(ValueError, match="user_id"):
         TerminalUser(user_id="12 34")
+
+
+class SiteRosterInMemory:
+    """The server's staff list of one site, as the SQL roster would return it."""
+
+    def __init__(self, terminals: list[SiteTerminal], staff: list[SiteStaffMember]) -> None:
+        self.terminals, self.staff = terminals, staff
+
+    def site_exists(self, site_id: str) -> bool:
+        return site_id == "site-a"
+
+    def site_terminals(self, site_id: str) -> list[SiteTerminal]:
+        return self.terminals
+
+    def site_staff(self, site_id: str) -> list[SiteStaffMember]:
+        return self.staff
+
+
+def test_a_sites_staff_go_to_each_of_its_terminals_through_their_edges() -> None:
+    roster = SiteRosterInMemory(
+        [SiteTerminal("SN-GATE", "edge-1"), SiteTerminal("SN-HALL", "edge-2"), SiteTerminal("SN-NEW", None)],
+        [
+            SiteStaffMember("s-1", "Wang Wei", True, ["1001", "0042"]),
+            SiteStaffMember("s-2", "Li Na, who has left", False, ["2002"]),
+            SiteStaffMember("s-3", "Zhao Min", True, ["bad pin"]),
+            SiteStaffMember("s-4", "Sun Li", True, []),
+        ],
+    )
+    sender = RecordingSender()
+    pushed = push_site_staff(sender, roster, site_id="site-a", now=NOW)
+    assert [(c.edge_id, c.command.model_dump()["device_serial"]) for c in sender.sent] == [
+        ("edge-1", "SN-GATE"),
+        ("edge-2", "SN-HALL"),
+    ]
+    assert pushed.command_ids == [c.command_id for c in sender.sent]
+    assert pushed.unplaced == ["SN-NEW"]
+    assert pushed.skipped == [
+        "staff s-3: terminal user id 'bad pin' is not 1-24 letters or digits",
+        "staff s-4 has no terminal user id",
+    ]
+    command = sender.sent[0].command
+    assert isinstance(command, UpsertUsersCommand)
+    assert [(u.user_id, u.name, u.enabled) for u in command.users] == [
+        ("1001", "Wang Wei", True),
+        ("0042", "Wang Wei", True),
+        ("2002", "Li Na, who has left"[:24], False),
+    ]
+    with pytest.raises(UnknownSite, match="site-b"):
+        push_site_staff(sender, roster, site_id="site-b", now=NOW)
