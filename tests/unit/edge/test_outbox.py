@@ -46,3 +46,11 @@ def test_in_flight_window_limits_what_is_due(tmp_path: Path) -> None:
     box.remove([first[0].event_id])
     assert len(box.due(resend_after=30, limit=100, max_unacked=4)) == 1
     assert box.oldest_age_seconds() is not None
+
+
+def test_mark_sent_says_how_many_were_resends(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "o.sqlite3")
+    box.add(msgs("a", "b", "c"))
+    assert box.mark_sent(["a"]) == 0
+    assert box.mark_sent(["a", "b"]) == 1  # "a" was published before, "b" was not
+    assert box.mark_sent(["a", "b", "c", "gone"]) == 2

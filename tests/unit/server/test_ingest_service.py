@@ -135,3 +135,32 @@ def test_oversized_payload_is_dead_lettered() -> None:
     batch = classify([InboundMessage(topic, b" " * (MAX_PAYLOAD_BYTES + 1))], NOW)
     assert batch.events == []
     assert "exceeds the limit" in batch.dead_letters[0].reason
+
+
+def test_stats_count_messages_acks_and_the_lag_of_the_freshest_event() -> None:
+    service = IngestService(FakeStore(), clock=lambda: NOW)
+    older = punch(user="1001")
+    later = datetime(2024, 5, 1, 11, 0)
+    newer = PunchEvent.create(
+        **(older.model_dump(include=set(PUNCH_FIELDS)) | {"user_id": "1002", "device_time": later}),
+        occurred_at=later.replace(tzinfo=CST),
+    )
+    service.ingest([message(older), message(newer), InboundMessage("not/a/topic", b"x")])
+    stats = service.stats.snapshot()
+    assert stats.last_batch_lag_seconds == (NOW - newer.occurred_at).total_seconds()
+    service.ingest([message(older)])  # a redelivery is acknowledged again
+    stats = service.stats.snapshot()
+    assert (stats.received, stats.acknowledged, stats.dead_letters) == (4, 3, 1)
+    assert stats.newest_occurred_at == newer.occurred_at  # an older event does not move it back
+    assert stats.last_batch_lag_seconds == (NOW - older.occurred_at).total_seconds()
+
+
+PUNCH_FIELDS = (
+    "edge_id",
+    "device_serial",
+    "observed_at",
+    "verify_mode",
+    "verify_method",
+    "punch_state",
+    "source",
+)
