@@ -85,7 +85,12 @@ class MqttLink:
         if username:
             client.username_pw_set(username, self._settings.resolved_mqtt_password())
         if parse_broker_url(self._settings.mqtt_url).tls:
-            client.tls_set()
+            settings = self._settings
+            client.tls_set(
+                ca_certs=str(settings.mqtt_ca_file) if settings.mqtt_ca_file else None,  # None: system CAs
+                certfile=str(settings.mqtt_cert_file) if settings.mqtt_cert_file else None,
+                keyfile=str(settings.mqtt_key_file) if settings.mqtt_key_file else None,
+            )
         client.will_set(edge_status_topic(self._edge_id), self._status(EdgeState.OFFLINE), qos=1, retain=True)
         client.reconnect_delay_set(min_delay=1, max_delay=30)
         client.max_inflight_messages_set(100)

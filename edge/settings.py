@@ -116,6 +116,10 @@ class EdgeSettings(BaseSettings):
     mqtt_username: str | None = None
     mqtt_password: SecretStr | None = None
     mqtt_password_file: Path | None = Field(default=None, description="file holding the MQTT password")
+    # TLS (mqtts://): the deployed broker (deploy/mosquitto) wants our CA and a client certificate.
+    mqtt_ca_file: Path | None = Field(default=None, description="CA the broker's certificate must chain to")
+    mqtt_cert_file: Path | None = Field(default=None, description="client certificate (PEM) for mqtts://")
+    mqtt_key_file: Path | None = Field(default=None, description="private key (PEM) of mqtt_cert_file")
     outbox_path: Path = Path("edge-outbox.sqlite3")
     poll_interval_seconds: float = Field(default=10.0, gt=0)
     retry_max_seconds: float = Field(default=300.0, gt=0, description="longest back-off after failures")
@@ -192,6 +196,11 @@ class EdgeSettings(BaseSettings):
             raise ValueError(f"terminals: serial numbers listed twice: {', '.join(repeated)}")
         if self.mqtt_password and self.mqtt_password_file:
             raise ValueError("set mqtt_password or mqtt_password_file, not both")
+        if (self.mqtt_cert_file is None) != (self.mqtt_key_file is None):
+            raise ValueError("set mqtt_cert_file and mqtt_key_file together")
+        tls_files = self.mqtt_ca_file or self.mqtt_cert_file
+        if tls_files and not self.mqtt_url.startswith("mqtts://"):
+            raise ValueError(f"mqtt_ca_file/mqtt_cert_file need an mqtts:// mqtt_url, not {self.mqtt_url!r}")
         return self
 
     def resolved_mqtt_password(self) -> str | None:

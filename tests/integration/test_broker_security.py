@@ -22,9 +22,22 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.reasoncodes import ReasonCode
+from pydantic import ValidationError
 
-from contracts import ack_topic, command_topic, edge_status_topic, server_event_filter, server_status_filter
+from contracts import (
+    EdgeState,
+    ack_topic,
+    command_topic,
+    decode_edge_status,
+    edge_status_topic,
+    server_event_filter,
+    server_status_filter,
+)
 from contracts.topics import EventKind, event_topic, gallery_bucket_topic, gallery_filter
+from edge.mqtt_link import MqttLink
+from edge.outbox import Outbox
+from edge.ports import SystemClock
+from edge.settings import EdgeSettings
 from tests.support.secure_broker import (
     DEPLOY_DIR,
     BrokerPki,
@@ -348,3 +361,43 @@ def test_with_mosquittos_default_queue_limit_the_same_absence_drops_messages(
         mosquitto.stop()
     assert len(received) < 1100, len(received)
     assert "Outgoing messages are being dropped" in mosquitto.log()
+
+
+def test_the_edge_agents_own_link_logs_in_over_tls_with_ca_certificate_and_password(
+    broker: Broker, tmp_path: Path
+) -> None:
+    pki = broker.pki
+    settings = EdgeSettings(
+        edge_id=EDGE_A[0],
+        mqtt_url=f"mqtts://127.0.0.1:{broker.mosquitto.tls_port}",
+        mqtt_username=EDGE_A[0],
+        mqtt_password=EDGE_A[1],  # type: ignore[arg-type]  # pydantic makes it a SecretStr
+        mqtt_ca_file=pki.ca,
+        mqtt_cert_file=pki.edge.cert,
+        mqtt_key_file=pki.edge.key,
+        outbox_path=tmp_path / "outbox.sqlite3",
+    )
+    server = connect(broker, SERVER)
+    server.subscribe(edge_status_topic(EDGE_A[0]))
+    link = MqttLink(
+        settings, Outbox(settings.outbox_path), SystemClock(), devices=[], on_command=lambda _: None
+    )
+    link.start()
+    try:
+        while True:  # a retained status of an earlier test may come first
+            message = server.next_message()
+            if (
+                message.payload.startswith(b"{")
+                and decode_edge_status(message.payload).state == EdgeState.ONLINE
+            ):
+                break
+    finally:
+        link.stop()
+        server.close()
+
+
+def test_edge_tls_settings_are_refused_when_they_cannot_work(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match="need an mqtts://"):
+        EdgeSettings(edge_id="edge-a", mqtt_url="mqtt://broker:1883", mqtt_ca_file=tmp_path / "ca.crt")
+    with pytest.raises(ValidationError, match="together"):
+        EdgeSettings(edge_id="edge-a", mqtt_url="mqtts://broker:8883", mqtt_cert_file=tmp_path / "edge.crt")
