@@ -27,11 +27,16 @@ from server.adapters.migrate import migrate
 from server.adapters.tables import punches
 from server.adapters.tables_edge_credentials import edge_credentials
 from server.app import create_app
-from server.services.edge_credentials import EdgeCredentials, RotatedConcurrently, verify_password
+from server.services.edge_credentials import (
+    EdgeCredentials,
+    RotatedConcurrently,
+    hash_password,
+    verify_password,
+)
 from server.settings import ServerSettings, load_server_settings
 from tests.support.auth import sign_in
 from tests.support.processes import KaoqinProcess, wait_until
-from tests.support.secure_broker import SecureMosquitto, make_test_pki, new_client, try_connect
+from tests.support.secure_broker import SecureMosquitto, add_password, make_test_pki, new_client, try_connect
 from tests.support.services import free_port
 from tests.unit.edge.fakes import FakeTerminal
 
@@ -369,3 +374,18 @@ def test_end_to_end_issued_password_works_until_rotated_or_revoked(database_url:
             assert _connects(broker, "kaoqin-server", SERVER_PASSWORD)
     finally:
         broker.stop()
+
+
+def test_hashes_read_the_same_as_mosquitto_passwd_writes_them(tmp_path: Path) -> None:
+    """Both directions of the format: the broker accepts our hashes (end to end above), and a line
+    mosquitto_passwd wrote verifies with our code, and a wrong password does not."""
+    passwd = tmp_path / "passwd"
+    add_password(passwd, "edge-x", "correct horse battery staple")
+    (line,) = passwd.read_text().splitlines()
+    username, encoded = line.split(":", 1)
+    assert username == "edge-x"
+    assert encoded.startswith("$7$")
+    assert verify_password("correct horse battery staple", encoded)
+    assert not verify_password("correct horse battery stapler", encoded)
+    assert hash_password("same", salt=b"0" * 12) == hash_password("same", salt=b"0" * 12)
+    assert hash_password("same") != hash_password("same")  # a fresh salt every time
