@@ -46,7 +46,8 @@ class EngineInputs:
     travel_minutes: dict[tuple[str, str], int]
     reported_until: dict[str, datetime]
     heads: dict[str, str | None] = field(default_factory=dict)
-    pair_punches: list[PunchFact] = field(default_factory=list)  # from pair_since on (recurring_pair)
+    # From pair_since on, for recurring_pair; before since only who, where and when are filled in.
+    pair_punches: list[PunchFact] = field(default_factory=list)
 
 
 class DecisionStore:
@@ -56,9 +57,8 @@ class DecisionStore:
     def load_inputs(
         self, since: datetime, until: datetime, pair_since: datetime | None = None
     ) -> EngineInputs:
-        """Everything a run needs for marks occurring in [since, until); punches from the earlier
-        ``pair_since`` on as well (only the recurring-pair rule looks back that far)."""
-        punches_since = since if pair_since is None else min(since, pair_since)
+        """Everything a run needs for marks occurring in [since, until); and who punched where
+        and when from the earlier ``pair_since`` on (the recurring-pair rule's look-back)."""
         with self.engine.connect() as c:
             staff = [
                 StaffFacts(r.staff_id, r.department_id, r.site_id, r.timetable_id, r.substitute_staff_id)
@@ -97,8 +97,21 @@ class DecisionStore:
                     _raw(p.c.flags),
                 )
                 .join(t.staff_terminal_ids, t.staff_terminal_ids.c.user_id == p.c.user_id)
-                .where(p.c.occurred_at >= punches_since, p.c.occurred_at < until)
+                .where(p.c.occurred_at >= since, p.c.occurred_at < until)
             ).all()
+            earlier_rows = []
+            if pair_since is not None and pair_since < since:
+                # Only what the pair rule reads: a look-back of weeks stays a small part of a run.
+                earlier_rows = c.execute(
+                    select(
+                        p.c.event_id,
+                        t.staff_terminal_ids.c.staff_id,
+                        p.c.device_serial,
+                        _raw(p.c.occurred_at),
+                    )
+                    .join(t.staff_terminal_ids, t.staff_terminal_ids.c.user_id == p.c.user_id)
+                    .where(p.c.occurred_at >= pair_since, p.c.occurred_at < since)
+                ).all()
             f = tables.face_observations
             face_rows = c.execute(
                 select(
@@ -132,7 +145,7 @@ class DecisionStore:
             watermark_rows,
             travel,
             heads,
-            since,
+            earlier_rows,
         )
 
     @staticmethod
@@ -147,7 +160,7 @@ class DecisionStore:
         watermark_rows: Iterable[Any],
         travel: dict[tuple[str, str], int],
         heads: dict[str, str | None],
-        since: datetime | None = None,
+        earlier_punch_rows: Iterable[Any] = (),
     ) -> EngineInputs:
         site_devices: dict[str, list[str]] = defaultdict(list)
         device_sites: dict[str, str] = {}
@@ -159,23 +172,31 @@ class DecisionStore:
                 cameras[d.linked_terminal].add(d.device_id)
         known_staff = {s.staff_id for s in staff}
         marks: dict[str, list[Mark]] = defaultdict(list)
-        punches, pair_punches = [], []
+        # Before the run's range only who punched at which terminal when matters (observed_at
+        # and the method are not read there).
+        pair_punches = []
+        for event_id, staff_id, serial, occurred in earlier_punch_rows:
+            occurred_at = _aware(occurred)
+            pair_punches.append(
+                PunchFact(event_id, staff_id, serial, device_sites.get(serial), occurred_at, occurred_at, "")
+            )
+        punches = []
         for event_id, staff_id, serial, occurred, observed, method, flags in punch_rows:
             occurred_at = _aware(occurred)
-            punch = PunchFact(
-                event_id,
-                staff_id,
-                serial,
-                device_sites.get(serial),
-                occurred_at,
-                _aware(observed),
-                method,
-                _flags(flags),
+            marks[staff_id].append(Mark(occurred_at, event_id, "punch", serial))
+            punches.append(
+                PunchFact(
+                    event_id,
+                    staff_id,
+                    serial,
+                    device_sites.get(serial),
+                    occurred_at,
+                    _aware(observed),
+                    method,
+                    _flags(flags),
+                )
             )
-            pair_punches.append(punch)
-            if since is None or occurred_at >= since:
-                marks[staff_id].append(Mark(occurred_at, event_id, "punch", serial))
-                punches.append(punch)
+        pair_punches += punches
         faces = []
         for event_id, camera_id, occurred, seen_staff, outcome, linked_terminal, liveness in face_rows:
             staff_id = seen_staff if outcome == "known" else None
