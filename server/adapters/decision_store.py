@@ -99,7 +99,7 @@ class DecisionStore:
                 .join(t.staff_terminal_ids, t.staff_terminal_ids.c.user_id == p.c.user_id)
                 .where(p.c.occurred_at >= since, p.c.occurred_at < until)
             ).all()
-            earlier_rows = []
+            earlier_rows: Sequence[Any] = ()
             if pair_since is not None and pair_since < since:
                 # Only what the pair rule reads: a look-back of weeks stays a small part of a run.
                 earlier_rows = c.execute(
