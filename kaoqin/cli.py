@@ -56,6 +56,7 @@ def cmd_server(args: argparse.Namespace) -> int:
 
     try:
         settings = load_server_settings(args.config)
+        settings.mqtt_password()  # an unreadable password file is a config error, not a failed start
     except SettingsError as exc:
         return _config_error(exc)
     try:

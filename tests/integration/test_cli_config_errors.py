@@ -97,6 +97,15 @@ def test_server_refuses_a_bad_config(
     _refused(capsys, ["server", "--config", str(config)], *names)
 
 
+def test_server_refuses_a_missing_password_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "server.yaml"
+    missing = tmp_path / "server-mqtt-password"
+    config.write_text(
+        f"mqtt_url: mqtt://127.0.0.1:1\nmqtt_username: kaoqin-server\nmqtt_password_file: {missing}\n"
+    )
+    _refused(capsys, ["server", "--config", str(config)], "mqtt_password_file", str(missing))
+
+
 def test_firmware_profiles_are_found_from_outside_the_repository(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
