@@ -19,7 +19,11 @@ _FILE_MODE = 0o640
 
 
 def write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same directory and a rename."""
+    """Write ``text`` to ``path`` through a temporary file in the same directory and a rename.
+
+    A file that exists keeps its group (and owner, when we may set it): once an operator has given
+    it to the broker's group (``chgrp mosquitto``), every rewrite stays readable by the broker."""
+    previous = path.stat() if path.exists() else None
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as out:
@@ -27,6 +31,9 @@ def write_atomically(path: Path, text: str) -> None:
             out.flush()
             os.fsync(out.fileno())
         os.chmod(temporary, _FILE_MODE)
+        if previous is not None:
+            owner = previous.st_uid if os.geteuid() == 0 else -1
+            os.chown(temporary, owner, previous.st_gid)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
