@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
@@ -35,6 +37,10 @@ MAKE_UP = date(2025, 10, 11)  # a Saturday worked in exchange for the National D
 DEPARTMENTS = ("d1", "d2", "d3")
 STAFF = [f"{d}-{role}" for d in DEPARTMENTS for role in ("head", "s1", "s2", "s3", "s4")]
 ANNEX = {s for s in STAFF if s.startswith("d2")}  # d2 works at the annex: terminal T2, no camera
+
+
+_OK, _JPEG = cv2.imencode(".jpg", np.full((24, 24, 3), 96, dtype=np.uint8))
+SNAPSHOT = bytes(_JPEG)
 
 
 def pin(staff_id: str) -> str:
@@ -184,7 +190,9 @@ def run_month(w: AttendanceWorld) -> None:
                 )
                 w.punch(terminal, pin(staff_id), local(day, hhmm), method=method)
                 if terminal == "T1":
-                    w.face("C1", staff_id, local(day, hhmm), "T1")
+                    # The camera's snapshot of d1-s3 when punching in for d1-s4 is the evidence.
+                    proxy = (staff_id, day, n) == ("d1-s3", date(2025, 10, 16), 0)
+                    w.face("C1", staff_id, local(day, hhmm), "T1", snapshot_jpeg=SNAPSHOT if proxy else None)
 
     proxy_day = date(2025, 10, 16)  # d1-s3 punches in for d1-s4; the camera sees only d1-s3
     w.punch("T1", pin("d1-s4"), local(proxy_day, regular_times("d1-s3")[0], 20))
@@ -228,7 +236,11 @@ def run_month(w: AttendanceWorld) -> None:
         ("d3-s4", "P6", "punch_burst", "2025-10-20"),
     ]
     by_rule = {(i["staff_id"], i["rule"]): i for i in detected}
-    assert by_rule["d1-s4", "face_mismatch"]["evidence"]["seen_staff"] == ["d1-s3"]
+    proxy_evidence = by_rule["d1-s4", "face_mismatch"]["evidence"]
+    assert proxy_evidence["seen_staff"] == ["d1-s3"]
+    (snapshot_link,) = proxy_evidence["snapshots"]
+    reply = w.client.get(snapshot_link)  # the link opens the picture, through the whole server
+    assert (reply.status_code, reply.content) == (200, SNAPSHOT), snapshot_link
     assert by_rule["d2-s4", "backfill"]["evidence"]["reasons"] == [
         "device_time_far_before_observed",
         "clock_unreliable",
