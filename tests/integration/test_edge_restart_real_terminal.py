@@ -2,9 +2,9 @@
 
 The simulator speaks the ZK protocol over TCP; the agent reads it with the unmodified pyzk. The first
 agent is stopped while punches flow, more punches are made while no agent runs, and a new agent on the
-same outbox takes over. The server (SQLite, embedded broker, in this process) must end with exactly
-the terminal's records, and may have seen again at most what the first agent had not yet had
-acknowledged when it stopped.
+same outbox takes over. The server (in this process; SQLite with its embedded broker, and PostgreSQL
+with a Mosquitto of the test's own) must end with exactly the terminal's records, and may have seen
+again at most what the first agent had not yet had acknowledged when it stopped.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from server.adapters.db import create_db_engine
 from server.app import create_app
 from server.settings import ServerSettings
 from tests.support.processes import wait_until
-from tests.support.services import free_port
+from tests.support.services import PrivateMosquitto, free_port
 
 ZONE = "Asia/Shanghai"
 SERIAL = "RESTART01"
@@ -62,10 +62,23 @@ class InProcessServer:
         return int(self.app.state.kaoqin.ingest_stats.snapshot().duplicates_ignored)
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[InProcessServer]:
+@pytest.fixture(params=["embedded+sqlite", "mosquitto+postgresql"])
+def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[InProcessServer]:
+    if request.param == "embedded+sqlite":
+        yield from _serve(f"sqlite:///{tmp_path / 'server.sqlite3'}", None)
+        return
+    broker = PrivateMosquitto(tmp_path / "mosquitto")
+    broker.start()
+    try:
+        yield from _serve(str(request.getfixturevalue("postgres_url")), broker.url)
+    finally:
+        broker.stop()
+
+
+def _serve(database_url: str, mqtt_url: str | None) -> Iterator[InProcessServer]:
     settings = ServerSettings(
-        database_url=f"sqlite:///{tmp_path / 'server.sqlite3'}",
+        database_url=database_url,
+        mqtt_url=mqtt_url,
         http_port=free_port(),
         embedded_broker_port=free_port(),
         ingest_batch_wait_seconds=0.05,
@@ -76,8 +89,8 @@ def server(tmp_path: Path) -> Iterator[InProcessServer]:
     )
     thread = threading.Thread(target=runner.run, name="server", daemon=True)
     thread.start()
-    wait_until(lambda: runner.started, 60, "the server to start")
     try:
+        wait_until(lambda: runner.started, 60, "the server to start")
         yield InProcessServer(app, settings.broker_url, settings.database_url)
     finally:
         runner.should_exit = True
