@@ -283,10 +283,12 @@ def test_server_and_edge_each_do_their_whole_job(broker: Broker) -> None:
         )
 
         edge_b.publish(edge_status_topic(EDGE_B[0]), b"online", retain=True)
-        edge_b.publish(event_topic(EDGE_B[0], EventKind.DEVICE_STATUS, "SN-B"), b"status")
-        assert [server.next_message().topic for _ in range(2)] == [
+        every_kind = [event_topic(EDGE_B[0], kind, "SN-B") for kind in EventKind]  # as contracts has them
+        for topic in every_kind:
+            edge_b.publish(topic, b"event")
+        assert [server.next_message().topic for _ in range(1 + len(every_kind))] == [
             edge_status_topic(EDGE_B[0]),
-            event_topic(EDGE_B[0], EventKind.DEVICE_STATUS, "SN-B"),
+            *every_kind,
         ]
         server.publish(ack_topic(EDGE_B[0]), b"ack")
         server.publish(command_topic(EDGE_B[0]), b"command")

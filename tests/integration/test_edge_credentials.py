@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 from fastapi.testclient import TestClient
+from pydantic import ValidationError
 from sqlalchemy import func, select
 
 from edge.mqtt_link import MqttLink
@@ -34,7 +35,7 @@ from server.services.edge_credentials import (
     hash_password,
     verify_password,
 )
-from server.settings import ServerSettings, load_server_settings
+from server.settings import ServerSettings, SettingsError, load_server_settings
 from tests.support.auth import sign_in
 from tests.support.processes import KaoqinProcess, wait_until
 from tests.support.secure_broker import SecureMosquitto, add_password, make_test_pki, new_client, try_connect
@@ -212,6 +213,19 @@ def test_password_file_has_the_server_and_every_edge_not_revoked(
     no_user.write_text(yaml.safe_dump({"database_url": database_url}))
     assert main(["broker", "password-file", "--config", str(no_user), "--output", str(output)]) == 2
     assert "mqtt_username" in capsys.readouterr().err
+
+
+def test_server_broker_user_needs_both_username_and_password_file(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match="together"):
+        ServerSettings(mqtt_username="kaoqin-server")
+    with pytest.raises(ValidationError, match="together"):
+        ServerSettings(mqtt_password_file=tmp_path / "password")
+    empty = tmp_path / "empty"
+    empty.write_text("\n")
+    with pytest.raises(SettingsError, match="is empty"):
+        ServerSettings(mqtt_username="kaoqin-server", mqtt_password_file=empty).mqtt_password()
+    with pytest.raises(SettingsError, match="cannot read"):
+        ServerSettings(mqtt_username="kaoqin-server", mqtt_password_file=tmp_path / "absent").mqtt_password()
 
 
 def test_edge_password_comes_from_the_environment_or_a_file_never_the_command_line(
