@@ -50,8 +50,6 @@ def _stop_on_signals(stop: threading.Event) -> None:
 
 
 def cmd_server(args: argparse.Namespace) -> int:
-    from kaoqin.face_encoder import DevicesPhotoEncoder
-    from server.main import ServerStartError, serve
     from server.settings import SettingsError, load_server_settings
 
     try:
@@ -59,6 +57,10 @@ def cmd_server(args: argparse.Namespace) -> int:
         settings.mqtt_password()  # an unreadable password file is a config error, not a failed start
     except SettingsError as exc:
         return _config_error(exc)
+    # Imported once the config is good: importing the web stack logs (alembic) before the error.
+    from kaoqin.face_encoder import DevicesPhotoEncoder
+    from server.main import ServerStartError, serve
+
     try:
         serve(settings, photo_encoder=DevicesPhotoEncoder())
     except ServerStartError as exc:

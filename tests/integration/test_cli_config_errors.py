@@ -3,6 +3,8 @@ file, no traceback, nothing started."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -127,3 +129,20 @@ def test_firmware_profiles_are_found_from_outside_the_repository(
     )
     monkeypatch.chdir("/")
     assert load_edge_settings(tmp_path / "site" / "edge.yaml").firmware_configs_dir == own.resolve()
+
+
+@pytest.mark.parametrize("command", ["edge", "server"])
+def test_a_real_process_prints_only_the_one_line(command: str, tmp_path: Path) -> None:
+    config = tmp_path / f"{command}.yaml"
+    config.write_text("- not\n- a mapping\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "kaoqin.cli", command, "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert done.stdout == ""
+    (line,) = done.stderr.splitlines()  # nothing logged before it
+    assert line.startswith("config error: ")
+    assert str(config) in line
