@@ -12,7 +12,15 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from contracts.events import DeviceStatus, EdgeCommand, EdgeStatus, EventAck, FaceObservation, PunchEvent
+from contracts.events import (
+    DeviceStatus,
+    EdgeCommand,
+    EdgeStatus,
+    EventAck,
+    FaceObservation,
+    PunchEvent,
+    TemplatesEvent,
+)
 from contracts.faces import GalleryBucket, GalleryHead
 from contracts.topics import ROOT, SERVER_SHARE_GROUP
 
@@ -22,6 +30,7 @@ _MESSAGES: dict[str, tuple[type[BaseModel], str]] = {
     "punch": (PunchEvent, "A record read from a fingerprint terminal."),
     "faceObservation": (FaceObservation, "A face identified (or not) by a camera."),
     "deviceStatus": (DeviceStatus, "Health of a terminal or camera as its edge sees it."),
+    "templates": (TemplatesEvent, "Fingerprints read from a terminal, for its site's terminals on other edges."),
     "edgeStatus": (EdgeStatus, "Retained edge status; 'offline' is also the edge's last will."),
     "command": (EdgeCommand, "A command from the server to one edge."),
     "ack": (EventAck, "The server's acknowledgement: the edge may delete these events from its outbox."),
@@ -73,11 +82,11 @@ def build_asyncapi() -> dict[str, Any]:
         [(model, "validation") for model, _ in _MESSAGES.values()], ref_template=_REF
     )
     device = {"description": "Terminal serial number or camera id."}
-    kind = {"description": "Event kind.", "enum": ["punch", "face", "device_status"]}
+    kind = {"description": "Event kind.", "enum": ["punch", "face", "device_status", "templates"]}
     channels = {
         "edgeEvents": _channel(
             f"{ROOT}/edges/{{edgeId}}/events/{{kind}}/{{deviceId}}",
-            ["punch", "faceObservation", "deviceStatus"],
+            ["punch", "faceObservation", "deviceStatus", "templates"],
             "Events from an edge, QoS 1. The payload's kind, edge_id and device must match the topic.",
             kind=kind,
             deviceId=device,

@@ -15,6 +15,7 @@ from contracts.events import (
     EventAck,
     FaceObservation,
     PunchEvent,
+    TemplatesEvent,
 )
 from contracts.topics import EventKind, TopicError, parse_topic
 
@@ -71,14 +72,15 @@ def _claimed_id(data: object) -> str | None:
     return None
 
 
-_EVENT_MODELS: dict[EventKind, type[PunchEvent | FaceObservation | DeviceStatus]] = {
+_EVENT_MODELS: dict[EventKind, type[PunchEvent | FaceObservation | DeviceStatus | TemplatesEvent]] = {
     EventKind.PUNCH: PunchEvent,
     EventKind.FACE: FaceObservation,
     EventKind.DEVICE_STATUS: DeviceStatus,
+    EventKind.TEMPLATES: TemplatesEvent,
 }
 
 
-def decode_event(topic: str, payload: bytes) -> PunchEvent | FaceObservation | DeviceStatus:
+def decode_event(topic: str, payload: bytes) -> PunchEvent | FaceObservation | DeviceStatus | TemplatesEvent:
     """Parse an event published under ``events/``, checking that the topic and payload agree."""
     try:
         parsed = parse_topic(topic)
@@ -103,7 +105,7 @@ def decode_event(topic: str, payload: bytes) -> PunchEvent | FaceObservation | D
         )
     device = (
         event.device_serial
-        if isinstance(event, PunchEvent)
+        if isinstance(event, PunchEvent | TemplatesEvent)
         else event.camera_id
         if isinstance(event, FaceObservation)
         else event.device_id

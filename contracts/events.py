@@ -333,9 +333,6 @@ class DeviceStatus(_Payload):
         )
 
 
-EdgeEvent = Annotated[PunchEvent | FaceObservation | DeviceStatus, Field(discriminator="kind")]
-
-
 class EdgeState(StrEnum):
     """Whether an edge is connected; "offline" is also its MQTT last will."""
 
@@ -429,6 +426,80 @@ class CopyTemplatesCommand(_Payload):
     action: Literal["copy_templates"] = "copy_templates"
     source_serial: Id
     user_ids: list[str] | None = Field(default=None, description="all users with templates if none")
+    target_serials: list[Id] | None = Field(
+        default=None, description="this edge's terminals to copy to (all the others if none)"
+    )
+    to_server: bool = Field(
+        default=False,
+        description="also send them to the server as templates events, for the site's terminals on other edges",
+    )
+
+
+class TemplateFinger(_Payload):
+    """One enrolled fingerprint: finger index 0-9 and the vendor template bytes in base64."""
+
+    finger: int = Field(ge=0, le=9)
+    template: str = Field(min_length=4, max_length=8192, pattern=r"^[A-Za-z0-9+/]+={0,2}$")
+
+
+class UserTemplates(_Payload):
+    """A user and their fingerprints, as a terminal stores them."""
+
+    user: TerminalUser
+    fingers: list[TemplateFinger] = Field(min_length=1, max_length=10)
+
+
+class WriteTemplatesCommand(_Payload):
+    """Store fingerprints read on another terminal of the same site (through another edge)."""
+
+    action: Literal["write_templates"] = "write_templates"
+    device_serial: Id
+    source_serial: Id
+    users: list[UserTemplates] = Field(min_length=1, max_length=1000)
+
+
+def templates_event_id(edge_id: str, device_serial: str, occurred_at: datetime, part: int) -> str:
+    """Stable id of a templates event: edge + terminal + when read + part number."""
+    return _uuid5("templates", edge_id, device_serial, occurred_at.isoformat(), part)
+
+
+class TemplatesEvent(_Payload):
+    """Fingerprints read from a terminal, for the server to copy to the other terminals of its site
+    that stand behind other edges. A large set comes in several parts (the payload size limit)."""
+
+    kind: Literal["templates"] = "templates"
+    schema_version: Literal[1] = 1
+    event_id: str = Field(max_length=ID_MAX, description="uuid5 of edge, terminal, read time and part")
+    edge_id: Id
+    device_serial: Id
+    occurred_at: AwareDatetime = Field(description="when the edge read them from the terminal")
+    part: int = Field(default=1, ge=1, le=INT32_MAX)
+    users: list[UserTemplates] = Field(min_length=1, max_length=1000)
+
+    @model_validator(mode="after")
+    def _id_matches_content(self) -> Self:
+        expected = templates_event_id(self.edge_id, self.device_serial, self.occurred_at, self.part)
+        _check_id("templates", self.event_id, expected)
+        return self
+
+    @classmethod
+    def create(
+        cls, *, edge_id: str, device_serial: str, occurred_at: datetime, part: int, users: list[UserTemplates]
+    ) -> TemplatesEvent:
+        """Build a templates event with its derived id."""
+        return cls(
+            event_id=templates_event_id(edge_id, device_serial, occurred_at, part),
+            edge_id=edge_id,
+            device_serial=device_serial,
+            occurred_at=occurred_at,
+            part=part,
+            users=users,
+        )
+
+
+EdgeEvent = Annotated[
+    PunchEvent | FaceObservation | DeviceStatus | TemplatesEvent, Field(discriminator="kind")
+]
 
 
 class ClearLogCommand(_Payload):
@@ -444,6 +515,7 @@ Command = Annotated[
     | UpsertUsersCommand
     | DisableUsersCommand
     | CopyTemplatesCommand
+    | WriteTemplatesCommand
     | ClearLogCommand,
     Field(discriminator="action"),
 ]

@@ -32,6 +32,7 @@ class EventKind(StrEnum):
     PUNCH = "punch"
     FACE = "face"
     DEVICE_STATUS = "device_status"
+    TEMPLATES = "templates"  # fingerprints on their way to the other terminals of a site
 
 
 class TopicError(ValueError):

@@ -13,6 +13,8 @@ from contracts import (
     ReadNowCommand,
     SetTimeCommand,
     UpsertUsersCommand,
+    UserTemplates,
+    WriteTemplatesCommand,
 )
 from devices.terminal import FingerprintTerminal
 from edge.adms_server import AdmsEndpoint
@@ -24,7 +26,8 @@ from edge.outbox import Outbox
 from edge.ports import Clock, SystemClock, TerminalFactory
 from edge.punch_poller import PunchPoller
 from edge.settings import EdgeSettings, TerminalSettings
-from edge.user_sync import adms_user_lines, copy_templates, disable_task, upsert_task
+from edge.template_events import queue_templates_events
+from edge.user_sync import adms_user_lines, copy_templates, disable_task, upsert_task, write_templates
 
 logger = logging.getLogger(__name__)
 
@@ -206,7 +209,18 @@ class EdgeAgent:
                 lambda serial: logger.warning(
                     "command %s names unknown terminal %s", command.command_id, serial
                 ),
+                self._templates_to_server,
             )
+        elif isinstance(action, WriteTemplatesCommand):
+            target = self._poller(action.device_serial, command.command_id)
+            if target is not None:
+                write_templates(action, target)
+
+    def _templates_to_server(self, serial: str, items: list[UserTemplates]) -> None:
+        queue_templates_events(
+            self.outbox, edge_id=self.settings.edge_id, serial=serial, items=items, now=self.clock.now()
+        )
+        self.link.wake()
 
     def _sync_users(self, command_id: str, action: UpsertUsersCommand | DisableUsersCommand) -> None:
         task = (

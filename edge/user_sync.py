@@ -13,14 +13,24 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 
-from contracts import CopyTemplatesCommand, DisableUsersCommand, TerminalUser, UpsertUsersCommand
+from contracts import (
+    CopyTemplatesCommand,
+    DisableUsersCommand,
+    TerminalUser,
+    UpsertUsersCommand,
+    UserTemplates,
+    WriteTemplatesCommand,
+)
 from devices.terminal import EnrolledUser, FingerprintTerminal, FingerTemplate
 from edge.punch_poller import PunchPoller
+from edge.template_events import from_user_templates, user_templates
 
 logger = logging.getLogger(__name__)
 
 # An ADMS terminal takes commands as text lines; (serial, command) -> queued command id.
 AdmsQueue = Callable[[str, str], str]
+# (source serial, its templates) -> queued for the server, for the site's terminals on other edges.
+ToServer = Callable[[str, list[UserTemplates]], None]
 
 
 def enrolled_user(user: TerminalUser) -> EnrolledUser:
@@ -69,15 +79,22 @@ def adms_user_lines(command: UpsertUsersCommand | DisableUsersCommand) -> list[s
 
 
 def copy_templates(
-    command: CopyTemplatesCommand, pollers: Sequence[PunchPoller], on_unknown: Callable[[str], None]
+    command: CopyTemplatesCommand,
+    pollers: Sequence[PunchPoller],
+    on_unknown: Callable[[str], None],
+    to_server: ToServer | None = None,
 ) -> None:
-    """Read the templates on the source terminal (in its thread), then write them to every other
-    terminal of this edge (in theirs)."""
+    """Read the templates on the source terminal (in its thread), then write them to the command's
+    targets among this edge's terminals (every other one if it names none), in theirs; with
+    ``to_server`` also hand them on for the terminals of the site behind other edges."""
     source = next((p for p in pollers if p.serial == command.source_serial), None)
     if source is None:
         on_unknown(command.source_serial)
         return
-    targets = [p for p in pollers if p is not source]
+    named = set(command.target_serials) if command.target_serials is not None else None
+    targets = [p for p in pollers if p is not source and (named is None or p.serial in named)]
+    for missing in sorted((named or set()) - {p.serial for p in targets}):
+        on_unknown(missing)
     wanted = set(command.user_ids) if command.user_ids is not None else None
 
     def read(device: FingerprintTerminal) -> str:
@@ -90,9 +107,22 @@ def copy_templates(
         for target in targets:
             target.submit(_write_templates(users, templates, source.serial))
         count = sum(len(f) for f in templates.values())
-        return f"templates read for copying: {len(templates)} users, {count} fingers, to {len(targets)} terminal(s)"
+        onward = ""
+        if command.to_server and to_server is not None and templates:
+            to_server(source.serial, user_templates(users, templates))
+            onward = " and to the server for the site's terminals on other edges"
+        return (
+            f"templates read for copying: {len(templates)} users, {count} fingers, "
+            f"to {len(targets)} terminal(s){onward}"
+        )
 
     source.submit(read)
+
+
+def write_templates(command: WriteTemplatesCommand, target: PunchPoller) -> None:
+    """Fingerprints read on a terminal of the same site behind another edge, written here."""
+    users, templates = from_user_templates(command.users)
+    target.submit(_write_templates(users, templates, command.source_serial))
 
 
 def _write_templates(

@@ -21,6 +21,7 @@ from server.adapters.ingest_store import SqlIngestStore
 from server.adapters.migrate import migrate
 from server.adapters.mqtt_consumer import MqttConsumer
 from server.adapters.read_store import ReadStore
+from server.adapters.site_roster_store import SqlSiteRoster
 from server.adapters.user_store import RecordOwners, UserStore
 from server.api.access_policy import AccessControl, authorize
 from server.api.attendance_deps import AttendanceServices, start_attendance_scheduler
@@ -39,6 +40,7 @@ from server.services.auth import Authenticator, token_secret
 from server.services.face_enrolment import PhotoEncoder
 from server.services.incidents import Clock, utc_now
 from server.services.ingest import IngestService, IngestStats
+from server.services.terminal_sync import TemplateRelay
 from server.settings import ServerSettings
 
 logger = logging.getLogger(__name__)
@@ -73,10 +75,11 @@ def create_app(
                 stack.callback(broker.stop)
 
             stats = IngestStats()
+            template_relay = TemplateRelay(SqlSiteRoster(engine))  # sends through the consumer below
             consumer = MqttConsumer(
                 settings.broker_url,
                 settings.mqtt_client_id,
-                IngestService(SqlIngestStore(engine), stats),
+                IngestService(SqlIngestStore(engine), stats, relay_templates=template_relay.relay),
                 batch_size=settings.ingest_batch_size,
                 batch_wait_seconds=settings.ingest_batch_wait_seconds,
                 mqtt5=settings.uses_mqtt5,
@@ -84,6 +87,7 @@ def create_app(
                 username=settings.mqtt_username,
                 password=settings.mqtt_password(),
             )
+            template_relay.sender = consumer
             consumer.start()
             stack.callback(consumer.stop)
             if not await run_in_threadpool(consumer.wait_until_connected, _BROKER_WAIT_SECONDS):

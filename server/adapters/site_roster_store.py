@@ -22,6 +22,12 @@ class SqlSiteRoster:
                 c.execute(select(t.sites.c.site_id).where(t.sites.c.site_id == site_id)).first() is not None
             )
 
+    def site_of(self, serial: str) -> str | None:
+        query = select(t.site_devices.c.site_id).where(t.site_devices.c.device_id == serial)
+        with self.engine.connect() as c:
+            row = c.execute(query).first()
+        return None if row is None else str(row[0])
+
     def site_terminals(self, site_id: str) -> list[SiteTerminal]:
         query = (
             select(t.site_devices.c.device_id, tables.devices.c.edge_id)

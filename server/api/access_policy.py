@@ -80,6 +80,7 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/edges/{edge_id}/terminals/users/disable"): allow(ADMIN, HR),
     ("POST", "/api/v1/edges/{edge_id}/terminals/templates/copy"): allow(ADMIN, HR),
     ("POST", "/api/v1/sites/{site_id}/terminals/staff"): allow(ADMIN, HR),
+    ("POST", "/api/v1/sites/{site_id}/terminals/templates/copy"): allow(ADMIN, HR),
     # working time
     ("PUT", "/api/v1/sites/{site_id}"): allow(ADMIN),
     ("PUT", "/api/v1/sites/{from_site}/travel/{to_site}"): allow(ADMIN),

@@ -17,6 +17,8 @@ from server.api.dependencies import ApiContext, api_context
 from server.services.terminal_sync import (
     CommandSender,
     UnknownSite,
+    UnknownTerminal,
+    copy_site_templates,
     copy_templates,
     disable_staff,
     push_site_staff,
@@ -69,6 +71,23 @@ class SiteStaffSent(BaseModel):
     terminals: list[TerminalReached]
     unplaced: list[str] = Field(description="serials of the site's terminals no edge has reported")
     skipped: list[str]
+
+
+class SiteTemplateCopyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    source_serial: str = Field(description="the terminal the fingerprints were enrolled on")
+    user_ids: list[str] | None = Field(default=None, description="all users with templates if none")
+
+
+class SiteTemplatesSent(BaseModel):
+    """The command sent to the source's edge; the terminals it copies to itself, those reached through
+    the server (templates events relayed as write_templates commands), and those no edge reported."""
+
+    command_id: str
+    same_edge: list[str]
+    other_edges: list[TerminalReached]
+    unplaced: list[str]
 
 
 def _sender(context: ApiContext, edge_id: str | None) -> CommandSender:
@@ -154,4 +173,34 @@ def push_site_staff_to_terminals(site_id: str, context: Context) -> SiteStaffSen
         terminals=[TerminalReached(serial=t.serial, edge_id=t.edge_id or "") for t in pushed.terminals],
         unplaced=pushed.unplaced,
         skipped=pushed.skipped,
+    )
+
+
+@terminal_router.post(
+    "/api/v1/sites/{site_id}/terminals/templates/copy",
+    response_model=SiteTemplatesSent,
+    status_code=status.HTTP_202_ACCEPTED,
+)
+def copy_site_fingerprints(site_id: str, body: SiteTemplateCopyIn, context: Context) -> SiteTemplatesSent:
+    """Copy fingerprints enrolled on one terminal to every other terminal of its site, whichever
+    edge each stands behind (the result shows in the terminals' device status)."""
+    sender = _sender(context, None)
+    try:
+        copy = copy_site_templates(
+            sender,
+            SqlSiteRoster(context.engine),
+            site_id=site_id,
+            source_serial=body.source_serial,
+            user_ids=body.user_ids,
+            now=datetime.now(UTC),
+        )
+    except (UnknownSite, UnknownTerminal) as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+    except ConnectionError as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from None
+    return SiteTemplatesSent(
+        command_id=copy.command_id,
+        same_edge=copy.same_edge,
+        other_edges=[TerminalReached(serial=t.serial, edge_id=t.edge_id or "") for t in copy.other_edges],
+        unplaced=copy.unplaced,
     )

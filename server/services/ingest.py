@@ -24,6 +24,7 @@ from contracts import (
     EventAck,
     FaceObservation,
     PunchEvent,
+    TemplatesEvent,
     TopicError,
     decode_edge_status,
     decode_event,
@@ -32,7 +33,8 @@ from contracts import (
 
 logger = logging.getLogger(__name__)
 
-StoredEvent = PunchEvent | FaceObservation | DeviceStatus
+# Templates events are not stored: they are relayed (as commands) to the other edges of a site.
+StoredEvent = PunchEvent | FaceObservation | DeviceStatus | TemplatesEvent
 _REASON_MAX = 1000  # characters of a database error kept as a dead letter's reason
 
 
@@ -223,16 +225,19 @@ class IngestService:
         store: IngestStore,
         stats: IngestStats | None = None,
         clock: Callable[[], datetime] = utc_now,
+        relay_templates: Callable[[TemplatesEvent], object] | None = None,
     ) -> None:
         self._store = store
         self.stats = stats or IngestStats()
         self._clock = clock
+        self._relay_templates = relay_templates
 
     def ingest(self, messages: Sequence[InboundMessage]) -> IngestResult:
         """Decode, store in one transaction, and build the acks; raises if the store fails."""
         now = self._clock()
         batch = classify(messages, now)
         new_ids = self._store.store_batch(batch, stored_at=now)
+        new_ids |= self._relay(batch.events)
 
         items: dict[str, dict[str, AckStatus]] = {}  # edge -> event id -> status (first wins)
         stored = duplicates = 0
@@ -271,6 +276,25 @@ class IngestService:
         for letter in batch.dead_letters:
             logger.warning("dead-lettered a message on %s: %s", letter.topic, letter.reason)
         return result
+
+    def _relay(self, events: Sequence[StoredEvent]) -> set[str]:
+        """Hand each templates event to the relay (once per batch); their ids count as stored. A relay
+        that cannot send raises, and the whole batch is tried again (its stored events are duplicates
+        then), so the edge keeps the templates until they went on."""
+        relayed: set[str] = set()
+        for event in events:
+            if isinstance(event, TemplatesEvent) and event.event_id not in relayed:
+                if self._relay_templates is None:
+                    logger.warning(
+                        "templates event %s dropped: this server relays no templates", event.event_id
+                    )
+                    continue
+                try:
+                    self._relay_templates(event)
+                except ConnectionError as exc:
+                    raise StoreUnavailable(f"templates not relayed: {exc}") from exc
+                relayed.add(event.event_id)
+        return relayed
 
     def ingest_each(self, messages: Sequence[InboundMessage]) -> list[IngestResult]:
         """Store ``messages`` one at a time, after the store refused them as one batch: a message the

@@ -8,21 +8,26 @@ way the edge applies them one terminal at a time, in batches of ``BATCH``.
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Protocol
 
 from contracts import (
     CopyTemplatesCommand,
     DisableUsersCommand,
     EdgeCommand,
+    TemplatesEvent,
     TerminalUser,
     UpsertUsersCommand,
+    WriteTemplatesCommand,
 )
+
+logger = logging.getLogger(__name__)
 
 # The contract's limit per command; a larger staff list goes in several commands.
 BATCH = 1000
@@ -120,6 +125,10 @@ class SiteStaffMember:
 class SiteRoster(Protocol):
     def site_exists(self, site_id: str) -> bool: ...
 
+    def site_of(self, serial: str) -> str | None:
+        """The site a terminal stands at (None: at no site)."""
+        ...
+
     def site_terminals(self, site_id: str) -> list[SiteTerminal]: ...
 
     def site_staff(self, site_id: str) -> list[SiteStaffMember]: ...
@@ -181,3 +190,95 @@ def push_site_staff(sender: CommandSender, roster: SiteRoster, *, site_id: str, 
             )
             result.terminals.append(terminal)
     return result
+
+
+# ---------------------------------------------------------------- fingerprints to a site's terminals
+
+
+class UnknownTerminal(LookupError):
+    """The terminal is not at the site, or no edge has reported it yet."""
+
+
+@dataclass
+class SiteTemplateCopy:
+    """Where the fingerprints go: the source's own edge copies to ``same_edge`` itself; those
+    behind ``other_edges`` get them through the server (templates event -> write_templates)."""
+
+    command_id: str
+    same_edge: list[str]
+    other_edges: list[SiteTerminal]
+    unplaced: list[str]
+
+
+def copy_site_templates(
+    sender: CommandSender,
+    roster: SiteRoster,
+    *,
+    site_id: str,
+    source_serial: str,
+    now: datetime,
+    user_ids: Sequence[str] | None = None,
+) -> SiteTemplateCopy:
+    """Copy the fingerprints enrolled on ``source_serial`` to every other terminal of its site."""
+    if not roster.site_exists(site_id):
+        raise UnknownSite(f"no site {site_id!r}")
+    terminals = roster.site_terminals(site_id)
+    source = next((t for t in terminals if t.serial == source_serial), None)
+    if source is None:
+        raise UnknownTerminal(f"terminal {source_serial!r} is not at site {site_id!r}")
+    if source.edge_id is None:
+        raise UnknownTerminal(f"no edge has reported terminal {source_serial!r} yet")
+    others = [t for t in terminals if t.serial != source_serial]
+    same_edge = [t.serial for t in others if t.edge_id == source.edge_id]
+    other_edges = [t for t in others if t.edge_id not in (None, source.edge_id)]
+    action = CopyTemplatesCommand(
+        source_serial=source_serial,
+        user_ids=list(user_ids) if user_ids else None,
+        target_serials=same_edge,
+        to_server=bool(other_edges),
+    )
+    command = _command(source.edge_id, now, action)
+    sender.publish_command(command)
+    unplaced = [t.serial for t in others if t.edge_id is None]
+    return SiteTemplateCopy(command.command_id, same_edge, other_edges, unplaced)
+
+
+class TemplateRelay:
+    """Sends the fingerprints of a templates event to the terminals of the source's site behind
+    other edges (the source's own edge wrote its own terminals). Nothing is stored on the server."""
+
+    def __init__(
+        self,
+        roster: SiteRoster,
+        sender: CommandSender | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self._roster = roster
+        self.sender = sender  # set once the MQTT client exists (it needs the ingest service first)
+        self._clock = clock or (lambda: datetime.now(UTC))
+
+    def relay(self, event: TemplatesEvent) -> list[str]:
+        """Send one write_templates command per target terminal; raises ConnectionError if it cannot."""
+        if self.sender is None:
+            raise ConnectionError("no command sender yet")
+        site = self._roster.site_of(event.device_serial)
+        if site is None:
+            logger.warning("templates from %s: the terminal is at no site; not copied", event.device_serial)
+            return []
+        sent = []
+        for target in self._roster.site_terminals(site):
+            if target.edge_id is None or target.edge_id == event.edge_id:
+                continue
+            action = WriteTemplatesCommand(
+                device_serial=target.serial, source_serial=event.device_serial, users=event.users
+            )
+            command = _command(target.edge_id, self._clock(), action)
+            self.sender.publish_command(command)
+            sent.append(command.command_id)
+        logger.info(
+            "templates of %d users from %s relayed to %d terminals",
+            len(event.users),
+            event.device_serial,
+            len(sent),
+        )
+        return sent

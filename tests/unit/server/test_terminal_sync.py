@@ -62,6 +62,9 @@ class SiteRosterInMemory:
     def site_exists(self, site_id: str) -> bool:
         return site_id == "site-a"
 
+    def site_of(self, serial: str) -> str | None:
+        return "site-a" if any(t.serial == serial for t in self.terminals) else None
+
     def site_terminals(self, site_id: str) -> list[SiteTerminal]:
         return self.terminals
 
@@ -100,3 +103,43 @@ def test_a_sites_staff_go_to_each_of_its_terminals_through_their_edges() -> None
     ]
     with pytest.raises(UnknownSite, match="site-b"):
         push_site_staff(sender, roster, site_id="site-b", now=NOW)
+
+
+def test_relayed_templates_go_to_the_sites_terminals_behind_other_edges_only() -> None:
+    from contracts import TemplateFinger, TemplatesEvent, UserTemplates, WriteTemplatesCommand
+    from server.services.terminal_sync import TemplateRelay
+
+    roster = SiteRosterInMemory(
+        [
+            SiteTerminal("SN-GATE", "edge-1"),
+            SiteTerminal("SN-HALL", "edge-1"),
+            SiteTerminal("SN-ANNEX", "edge-2"),
+            SiteTerminal("SN-NEW", None),
+        ],
+        [],
+    )
+    users = [
+        UserTemplates(
+            user=TerminalUser(user_id="0042", name="Zhao Min"),
+            fingers=[TemplateFinger(finger=3, template="ESIz")],
+        )
+    ]
+    event = TemplatesEvent.create(
+        edge_id="edge-1", device_serial="SN-GATE", occurred_at=NOW, part=1, users=users
+    )
+    relay = TemplateRelay(roster)
+    with pytest.raises(ConnectionError):
+        relay.relay(event)  # no sender yet: the ingest retries, the edge keeps the event
+    sender = RecordingSender()
+    relay.sender = sender
+    ids = relay.relay(event)
+    (command,) = sender.sent
+    assert ids == [command.command_id]
+    assert command.edge_id == "edge-2"
+    assert isinstance(command.command, WriteTemplatesCommand)
+    assert (command.command.device_serial, command.command.source_serial) == ("SN-ANNEX", "SN-GATE")
+    assert command.command.users == users
+    stray = TemplatesEvent.create(
+        edge_id="edge-9", device_serial="SN-X", occurred_at=NOW, part=1, users=users
+    )
+    assert relay.relay(stray) == []  # a terminal at no site: nowhere to copy to
