@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from devices.camera import StreamEnded
@@ -112,3 +113,32 @@ def test_an_unknown_face_is_encoded_a_few_times_then_reported_once(
     _, sightings = run(video, engine)
     assert engine.encodings_computed == engine.config.max_encodings_per_track
     assert [s.staff_id for s in sightings] == [None]
+
+
+@pytest.mark.parametrize("variation", ["brighter", "darker", "greyscale", "half_size", "jpeg_q15"])
+def test_the_clip_checks_its_person_in_under_brightness_scale_and_jpeg_changes(
+    faces_dir: Path, variation: str
+) -> None:
+    from tests.integration.test_face_engine_photos import VARIATIONS
+
+    (face,) = FaceEngine(FaceEngineConfig()).analyse_photo(load_photo(faces_dir / "people" / "miranda_1.png"))
+    gallery = Gallery({"S-miranda": [face.encoding], "S-obama": [np.zeros(128, np.float32) + 0.1]})
+    # The clip's faces are 72-104 px: detect_scale 0.5 finds them; at half size (36-52 px) they need
+    # 1.0 (the smallest face found is ~80 / (2 * detect_scale) px, docs/face.md).
+    scale = 1.0 if variation == "half_size" else 0.5
+    engine = FaceEngine(FaceEngineConfig(detect_scale=scale), gallery)
+    source = OpenCvSource("clip", faces_dir / "video" / "miranda_clip.mp4")
+    source.open()
+    found = []
+    try:
+        while True:
+            try:
+                frame = source.read()
+            except StreamEnded:
+                break
+            image = np.ascontiguousarray(VARIATIONS[variation](frame.image))
+            found += [s.staff_id for s in engine.process(image, frame.captured_at).sightings]
+    finally:
+        source.close()
+    assert "S-miranda" in found, variation
+    assert all(s in ("S-miranda", None) for s in found), found
