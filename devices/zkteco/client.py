@@ -283,7 +283,7 @@ class ZKTecoTerminal:
                 # After any failure the session state is unknown: reconnect next time.
                 self._conn = None
                 _close_socket(conn)
-                raise self._translate(what, exc) from exc
+                raise self._translate(what, exc, conn) from exc
 
     def _connected(self, what: str) -> Any:
         if self._conn is not None:
@@ -301,16 +301,22 @@ class ZKTecoTerminal:
             conn.connect()
         except Exception as exc:
             _close_socket(conn)
-            raise self._translate(f"{what}: connect over {cfg.transport}", exc) from exc
+            raise self._translate(f"{what}: connect over {cfg.transport}", exc, conn) from exc
         logger.info("%s: connected over %s", self.address, cfg.transport)
         self._conn = conn
         return conn
 
-    def _translate(self, what: str, exc: Exception) -> DeviceError:
+    def _translate(self, what: str, exc: Exception, conn: Any = None) -> DeviceError:
         if isinstance(exc, DeviceError):
             return exc
         if isinstance(exc, ZKErrorResponse) and "Unauthenticated" in str(exc):
             return DeviceAuthError(self.address, f"{what}: comm key refused (Unauthenticated)")
+        if isinstance(exc, ZKNetworkError) and str(exc) == "TCP packet invalid" and not _received(conn):
+            # pyzk says the same when the peer closed the connection without a byte (UDP-only
+            # firmware refusing TCP, a device dropping us): nothing answered, it is not garbage.
+            return DeviceUnreachable(
+                self.address, f"{what}: the device closed the connection without answering"
+            )
         if isinstance(exc, ZKNetworkError) and str(exc) == "TCP packet invalid":
             # Something answered, but not in ZK framing: a wrong port or another service.
             return DeviceProtocolError(self.address, f"{what}: the answer is not a ZK packet ({exc})")
@@ -319,6 +325,12 @@ class ZKTecoTerminal:
         if isinstance(exc, ZKErrorResponse):
             return DeviceProtocolError(self.address, f"{what}: device refused: {exc}")
         return DeviceProtocolError(self.address, f"{what}: {type(exc).__name__}: {exc}")
+
+
+def _received(conn: Any) -> bool:
+    # The bytes of pyzk's last TCP reply (name-mangled, like its socket below); unknown -> assume some.
+    data = getattr(conn, "_ZK__tcp_data_recv", None) if conn is not None else None
+    return data is None or len(data) > 0
 
 
 def _int_or_none(value: object) -> int | None:
