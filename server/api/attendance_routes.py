@@ -85,6 +85,10 @@ class OverrideIn(_In):
     name: str = Field(min_length=1, max_length=255, examples=["Bureau anniversary (local day off)"])
 
 
+MAX_DECIDE_DAYS = 366
+DECIDABLE = (date(2000, 1, 1), date(2200, 12, 31))
+
+
 class DecideIn(_In):
     from_day: date = Field(alias="from", examples=["2025-06-01"])
     to_day: date = Field(alias="to", examples=["2025-06-30"])
@@ -263,6 +267,16 @@ def department_month(
 def decide(body: DecideIn, services: Services) -> RunReportOut:
     """Decide (or re-decide) the days of a range and bring P1/P6 incidents in step; ``dry_run``
     reports what would change."""
+    if (body.to_day - body.from_day).days > MAX_DECIDE_DAYS:  # one request must not tie up the engine
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            detail=f"to: at most {MAX_DECIDE_DAYS} days after from; decide a longer span in parts",
+        )
+    if body.from_day < DECIDABLE[0] or body.to_day > DECIDABLE[1]:  # the engine looks around the range
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            detail=f"from, to: within {DECIDABLE[0].isoformat()}..{DECIDABLE[1].isoformat()}",
+        )
     with refusals(status.HTTP_422_UNPROCESSABLE_CONTENT):
         report = services.engine.run(body.from_day, body.to_day, dry_run=body.dry_run)
     return RunReportOut.model_validate(

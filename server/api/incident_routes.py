@@ -133,7 +133,7 @@ def list_incidents(
     since: AwareDatetime | None = None,
     until: AwareDatetime | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,  # the databases' largest OFFSET
 ) -> IncidentListOut:
     """Incidents, newest first, filtered by prohibition, state, department, person, source and time."""
     items, total = services.incidents.store.incidents(

@@ -25,7 +25,9 @@ router = APIRouter(prefix="/api/v1")
 Context = Annotated[ApiContext, Depends(api_context)]
 _AWARE_HINT = "an ISO 8601 time with its zone, e.g. 2024-05-01T08:00:00+08:00"
 Limit = Annotated[int, Query(ge=1, le=1000, description="page size")]
-Offset = Annotated[int, Query(ge=0, description="rows to skip")]
+# The largest OFFSET both databases take (a signed 64-bit integer); beyond the rows it gives an empty page.
+MAX_OFFSET = 2**63 - 1
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="rows to skip")]
 
 
 @router.get("/punches", response_model=PunchPagePublic)

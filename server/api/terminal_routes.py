@@ -106,6 +106,8 @@ def _sent(send: Callable[[], list[str]]) -> CommandsSent:
         return CommandsSent(command_ids=send())
     except ConnectionError as exc:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from None
+    except ValueError as exc:  # the command's contract refused a value (e.g. an empty serial)
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
 
 
 @terminal_router.post(f"{_EDGE}/users", response_model=CommandsSent, status_code=status.HTTP_202_ACCEPTED)
