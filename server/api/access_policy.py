@@ -112,8 +112,9 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/incidents/{incident_id}/attachments"): allow(
         ADMIN, HR, INSPECTOR, STAFF, staff=OWN.INCIDENT_PATH
     ),
+    # an attachment is often a photo of a person: its views are audited like face evidence
     ("GET", "/api/v1/incidents/{incident_id}/attachments/{attachment_id}"): allow(
-        ADMIN, HR, INSPECTOR, STAFF, staff=OWN.INCIDENT_PATH
+        ADMIN, HR, INSPECTOR, STAFF, staff=OWN.INCIDENT_PATH, biometric_view=True
     ),
     ("POST", "/api/v1/warnings"): allow(ADMIN, HR),
     ("POST", "/api/v1/warnings/{warning_id}/withdrawal"): allow(ADMIN, HR),

@@ -1,7 +1,8 @@
 """Incidents under the six prohibitions and efficiency warnings under /api/v1.
 
-There is no sign-in yet: whoever decides, explains or appeals is named in the request body
-(``decided_by``, ``by``), and every step is recorded with who, when and why.
+Whoever decides, explains or appeals is named in the request body (``decided_by``, ``by``), and
+every step is recorded with who, when and why; the signed-in user who sent it is in the audit log
+(docs/security.md), and the access policy says which roles may send it.
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ class DecisionIn(_In):
     )
 
     action: Literal["review", "confirm", "dismiss"]
-    decided_by: Person = Field(description="who decides (recorded; sign-in comes with a later issue)")
+    decided_by: Person = Field(description="who decides (recorded; the signed-in sender is in the audit log)")
     reason: Reason
 
 

@@ -84,7 +84,9 @@ def test_the_api_records_changes_decisions_and_biometric_views_but_not_plain_rea
     assert "intact: 5 entries" in capsys.readouterr().out
 
 
-def test_a_decision_and_its_appeal_are_recorded_with_the_returned_ids(database_url: str) -> None:
+def test_a_decision_its_appeal_and_an_attachment_view_are_recorded_with_the_returned_ids(
+    database_url: str,
+) -> None:
     with running_app(database_url) as client:
         sign_in(client, database_url)
         for path, body in [
@@ -108,8 +110,17 @@ def test_a_decision_and_its_appeal_are_recorded_with_the_returned_ids(database_u
             assert client.post(f"/api/v1/incidents/{incident_id}/decision", json=decision).status_code == 200
         appeal = {"by": "s-1", "text": "I was on duty at the archive"}
         assert client.post(f"/api/v1/incidents/{incident_id}/appeal", json=appeal).status_code == 200
+        attached = client.post(
+            f"/api/v1/incidents/{incident_id}/attachments",
+            files={"file": ("window.jpg", b"\xff\xd8 photo", "image/jpeg")},
+            data={"uploaded_by": "inspector-wang"},
+        )
+        attachment_id = attached.json()["attachment_id"]
+        assert client.get(f"/api/v1/incidents/{incident_id}/attachments/{attachment_id}").status_code == 200
         entries = list(client.app.state.audit_log.entries())  # type: ignore[attr-defined]
     by_action = {e.action: e for e in entries}
+    assert by_action["attach"].details["returned"] == {"attachment_id": attachment_id}
+    assert by_action["get_attachment"].target.endswith(attachment_id)
     assert by_action["report_incident"].details["returned"]["incident_id"] == incident_id
     decisions = [e for e in entries if e.action == "decide_incident"]
     assert [e.details["path_params"] for e in decisions] == [{"incident_id": incident_id}] * 2
