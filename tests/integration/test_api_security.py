@@ -5,6 +5,8 @@ refused as the policy says, staff see only their own records, failed logins are 
 from __future__ import annotations
 
 import base64
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -303,3 +305,28 @@ def test_health_and_docs_stay_public(app_client: tuple[TestClient, str]) -> None
     document = client.get("/openapi.json").json()
     assert document["components"]["securitySchemes"]["OAuth2PasswordBearer"]["flows"]["password"]["tokenUrl"]
     assert client.get("/api/v1/punches").status_code == 401
+
+
+def test_kaoqin_users_add_takes_the_password_from_stdin_never_the_command_line(tmp_path: Path) -> None:
+    database_url = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
+    config = tmp_path / "server.yaml"
+    config.write_text(f"database_url: {database_url}\n")
+    kaoqin = [sys.executable, "-m", "kaoqin.cli"]
+    add = [*kaoqin, "users", "add", "--username", "s-li", "--role", "staff", "--staff-id", OWN]
+    added = subprocess.run(
+        [*add, "--config", str(config)], input="a-long-password-from-stdin\n", capture_output=True, text=True
+    )
+    assert added.returncode == 0, added.stderr
+    assert "added s-li (staff, staff s-own)" in added.stdout
+    with_argv = subprocess.run([*add, "--password", "on-the-command-line"], capture_output=True, text=True)
+    assert with_argv.returncode == 2
+    assert "unrecognized arguments: --password" in with_argv.stderr
+    listed = subprocess.run(
+        [*kaoqin, "users", "list", "--config", str(config)], capture_output=True, text=True
+    )
+    assert "s-li\tstaff\ts-own\tactive" in listed.stdout
+    with running_app(database_url, auth=AuthSettings(token_secret=SECRET)) as client:
+        token = token_for(client, "s-li", "a-long-password-from-stdin")
+        me = client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"}).json()
+        assert me == {"username": "s-li", "role": "staff", "staff_id": OWN}
+        assert [e.action for e in client.app.state.audit_log.entries()][:1] == ["users.add"]  # type: ignore[attr-defined]
