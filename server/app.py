@@ -42,6 +42,7 @@ from server.services.incidents import Clock, utc_now
 from server.services.ingest import IngestService, IngestStats
 from server.services.terminal_sync import TemplateRelay
 from server.settings import ServerSettings
+from server.web import install_web
 
 logger = logging.getLogger(__name__)
 
@@ -141,6 +142,7 @@ def create_app(
     app.include_router(incident_router)
     app.include_router(face_router)
     app.include_router(edge_router)
+    install_web(app, signing_secret)  # the pages: server/web, docs/web.md
     install_error_handlers(app)
     app.add_middleware(AuditMiddleware, audit_log=lambda: getattr(app.state, "audit_log", None))
     return app

@@ -21,6 +21,8 @@ from server.services.auth import Authenticator, Principal, Role, TokenRejected
 
 ADMIN, HR, INSPECTOR, STAFF = Role.ADMIN, Role.HR, Role.INSPECTOR, Role.STAFF
 DENIED_HEADER = "X-Access-Policy"  # set on every refusal by the policy (not by a route's own 403)
+# The web pages' session: an HttpOnly cookie holding the same short-lived token (server/web/session.py).
+SESSION_COOKIE = "kaoqin_session"
 
 
 class StaffScope(Enum):
@@ -32,6 +34,7 @@ class StaffScope(Enum):
     STAFF_PATH = "the {staff_id} in the path is theirs"
     INCIDENT_PATH = "the incident in the path is about them"
     OBSERVATION_PATH = "the face observation in the path is of them"
+    SIGNED_IN_USER = "the route shows only the signed-in user's own records, taken from the principal"
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,7 @@ class Rule:
     public: bool = False
     staff: StaffScope | None = None  # required when staff may call the route
     biometric_view: bool = False  # a successful read is written to the audit log
+    page: bool = False  # a web page: signed in by the session cookie too, refusals shown as pages
 
     def __post_init__(self) -> None:
         if (STAFF in self.roles) != (self.staff is not None):
@@ -50,7 +54,13 @@ def allow(*roles: Role, staff: StaffScope | None = None, biometric_view: bool = 
     return Rule(frozenset(roles), staff=staff, biometric_view=biometric_view)
 
 
+def page(*roles: Role, staff: StaffScope | None = None) -> Rule:
+    """A web page (server/web): the nav shows it to exactly these roles."""
+    return Rule(frozenset(roles), staff=staff, page=True)
+
+
 PUBLIC = Rule(public=True)
+PUBLIC_PAGE = Rule(public=True, page=True)
 OWN = StaffScope  # how a staff user is confined on the route
 
 # (method, path template) -> rule. A route that is not here is refused (403) and fails
@@ -130,6 +140,15 @@ POLICY: dict[tuple[str, str], Rule] = {
     ),
     ("GET", "/api/v1/faces/{staff_id}"): allow(ADMIN, HR, STAFF, staff=OWN.STAFF_PATH, biometric_view=True),
     ("DELETE", "/api/v1/faces/{staff_id}"): allow(ADMIN, HR),
+    # web pages (server/web; docs/web.md): the nav shows a page to the roles listed here
+    ("GET", "/static"): PUBLIC,  # the pages' CSS and JS (no data)
+    ("GET", "/signin"): PUBLIC_PAGE,
+    ("POST", "/signin"): PUBLIC_PAGE,
+    ("POST", "/signout"): page(ADMIN, HR, INSPECTOR, STAFF, staff=OWN.NOT_PERSONAL),
+    ("GET", "/"): page(ADMIN, HR, INSPECTOR, STAFF, staff=OWN.NOT_PERSONAL),  # sends each role home
+    ("GET", "/dashboard"): page(ADMIN, HR, INSPECTOR),
+    ("GET", "/live/checkins"): page(ADMIN, HR, INSPECTOR),
+    ("GET", "/me"): page(ADMIN, HR, INSPECTOR, STAFF, staff=OWN.SIGNED_IN_USER),
 }
 
 
@@ -233,13 +252,20 @@ def _intent(
 
 
 def authorize(request: Request, token: BearerToken) -> None:
-    """The app-wide dependency: refuse (401/403) or let through, confining staff to their records."""
+    """The app-wide dependency: refuse (401/403) or let through, confining staff to their records.
+    A page also takes the token from the session cookie (``request.state.session_cookie`` says so,
+    and the page layer then checks the form's CSRF token)."""
     route = request.scope.get("route")
     path = str(getattr(route, "path", request.url.path))
     access: AccessControl = request.app.state.access
     rule = access.policy.get((request.method, path))
     if rule is None:
         raise _deny(status.HTTP_403_FORBIDDEN, f"{request.method} {path} has no access policy entry; refused")
+    request.state.page = rule.page
+    request.state.session_cookie = False
+    if rule.page and not token and request.cookies.get(SESSION_COOKIE):
+        token = request.cookies[SESSION_COOKIE]
+        request.state.session_cookie = True
     principal = None
     if not rule.public:
         try:

@@ -197,9 +197,17 @@ class Authenticator:
             logger.warning("failed login for %r from %s", username, address)
             raise LoginRefused("wrong username or password")
         self.limiter.succeeded(username)
+        return self._issue(user.username)
+
+    def renew(self, principal: Principal) -> IssuedToken:
+        """A fresh token for a principal just read from a valid token (the web session slides on,
+        so a page in use does not sign its user out every ``token_minutes``)."""
+        return self._issue(principal.username)
+
+    def _issue(self, username: str) -> IssuedToken:
         now = self._clock()
         expires_at = now + self._lifetime
-        claims = {"sub": user.username, "iat": now, "exp": expires_at, "iss": _ISSUER}
+        claims = {"sub": username, "iat": now, "exp": expires_at, "iss": _ISSUER}
         return IssuedToken(jwt.encode(claims, self._secret, algorithm="HS256"), expires_at)
 
     def principal(self, token: str) -> Principal:
