@@ -58,11 +58,18 @@ def cmd_server(args: argparse.Namespace) -> int:
     except SettingsError as exc:
         return _config_error(exc)
     # Imported once the config is good: importing the web stack logs (alembic) before the error.
+    from devices.face.backend import FaceBackendUnavailable
     from kaoqin.face_encoder import DevicesPhotoEncoder
     from server.main import ServerStartError, serve
 
+    encoder = DevicesPhotoEncoder()
     try:
-        serve(settings, photo_encoder=DevicesPhotoEncoder())
+        encoder.load()  # missing face models stop the server here, not at the first enrolment
+    except FaceBackendUnavailable as exc:
+        print(_one_line(f"server did not start: face engine unavailable: {exc}"), file=sys.stderr)
+        return 1
+    try:
+        serve(settings, photo_encoder=encoder)
     except ServerStartError as exc:
         print(f"server did not start: {exc}", file=sys.stderr)
         return 1
@@ -77,10 +84,15 @@ def cmd_edge(args: argparse.Namespace) -> int:
         settings = load_edge_settings(args.config)
     except (ValidationError, EdgeConfigError) as exc:
         return _config_error(exc)
+    from devices.face.backend import FaceBackendUnavailable
+
     try:
         agent = EdgeAgent(settings)
     except (ValueError, FileNotFoundError) as exc:  # a terminal's profile forbids what its settings ask
         return _config_error(exc)
+    except FaceBackendUnavailable as exc:  # cameras configured, face models missing
+        print(_one_line(f"edge did not start: face engine unavailable: {exc}"), file=sys.stderr)
+        return 1
     stop = threading.Event()
     _stop_on_signals(stop)
     agent.start()

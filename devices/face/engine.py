@@ -110,7 +110,9 @@ def check_frame(frame: object) -> RgbImage:
         dtype = getattr(frame, "dtype", type(frame).__name__)
         raise ValueError(f"a frame must be an HxWx3 uint8 RGB array, got shape {shape} of {dtype}")
     if frame.shape[0] < 8 or frame.shape[1] < 8:
-        raise ValueError(f"frame of {frame.shape[1]}x{frame.shape[0]} pixels is too small")
+        raise ValueError(
+            f"frame of {frame.shape[1]}x{frame.shape[0]} pixels is too small (a face needs about 80 px)"
+        )
     return frame
 
 

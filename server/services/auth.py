@@ -27,6 +27,7 @@ from server.services.auth_settings import AuthSettings
 logger = logging.getLogger(__name__)
 
 MIN_PASSWORD_LENGTH = 12
+_MAX_TRACKED = 100_000  # usernames and addresses with recent failures before expired ones are dropped
 _ISSUER = "kaoqin"
 
 
@@ -156,6 +157,9 @@ class LoginLimiter:
         with self._lock:
             for key in (("username", username), ("address", address)):
                 self._failures.setdefault(key, deque()).append(now)
+            if len(self._failures) > _MAX_TRACKED:  # guesses at many names: forget what has expired
+                for stale in list(self._failures):
+                    self._recent(stale, now)
 
     def succeeded(self, username: str) -> None:
         with self._lock:

@@ -5,6 +5,7 @@ face, encodings encrypted at rest, the gallery reaching real edge gallery stores
 from __future__ import annotations
 
 import base64
+import io
 import struct
 import uuid
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
+from PIL import Image
 from sqlalchemy import create_engine, select
 
 from contracts import FaceLiveness, FaceObservation, FaceOutcome
@@ -98,6 +100,12 @@ class Edge:
         self.outbox.close()
 
 
+def _tiny_png() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (4, 4), (120, 100, 90)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
 def _photo(faces_dir: Path, relative: str) -> tuple[str, bytes, str]:
     path = faces_dir / relative
     return (path.name, path.read_bytes(), "image/jpeg")
@@ -135,6 +143,7 @@ def test_enrolment_reaches_every_edge_and_deletion_removes_it_everywhere(
             ("photos", _photo(faces_dir, "nofaces/coffee.png")),
             ("photos", _photo(faces_dir, "groups/obama_biden.jpg")),
             ("photos", ("scan.jpg", b"\xff\xd8 broken", "image/jpeg")),
+            ("photos", ("thumb.png", _tiny_png(), "image/png")),
         ],
     )
     assert bad.status_code == 422
@@ -142,6 +151,7 @@ def test_enrolment_reaches_every_edge_and_deletion_removes_it_everywhere(
     assert any(p.startswith("coffee.png: no face found") for p in problems)
     assert any(p.startswith("obama_biden.jpg: 2 faces found") for p in problems)
     assert any(p.startswith("scan.jpg:") for p in problems)
+    assert any(p.startswith("thumb.png: frame of 4x4 pixels is too small") for p in problems)
     assert client.get("/api/v1/faces/S-biden").json()["encodings"] == 0
     again = client.post("/api/v1/faces/S-obama/photos", files=photos[:1])
     assert "already enrolled" in again.json()["detail"]["problems"][0]
