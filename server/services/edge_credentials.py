@@ -121,7 +121,7 @@ def render_password_file(entries: Iterable[tuple[str, str]]) -> str:
     lines = []
     for username, password_hash in entries:
         if ":" in username or "\n" in username or "\n" in password_hash:
-            raise ValueError(f"username {username!r} cannot be written to a password file")
+            raise CredentialError(f"username {username!r} cannot be written to a password file")
         lines.append(f"{username}:{password_hash}\n")
     return "".join(lines)
 
@@ -154,6 +154,12 @@ class EdgeCredentials:
             raise CredentialError(str(exc)) from None
         if edge_id in self._reserved:
             raise CredentialError(f"edge id {edge_id!r} is the server's own MQTT user; choose another")
+        if ":" in edge_id:
+            # The username is the edge id, and Mosquitto's password file is "username:hash".
+            raise CredentialError(
+                f"edge id {edge_id!r} contains ':', which an MQTT username in Mosquitto's password "
+                "file cannot hold; register the edge under an id without it"
+            )
         password = new_password()
         credential = EdgeCredential(
             edge_id=edge_id,

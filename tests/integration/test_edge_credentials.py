@@ -93,6 +93,9 @@ def test_registration_shows_the_password_once_and_stores_only_its_mosquitto_hash
     bad = api.post("/api/v1/edges", json={"edge_id": "edge/+/1"})
     assert bad.status_code == 422
     assert "edge id" in bad.json()["detail"]
+    colon = api.post("/api/v1/edges", json={"edge_id": "site:1"})  # a valid topic level, not a username
+    assert colon.status_code == 422
+    assert "':'" in colon.json()["detail"]
     server_name = api.post("/api/v1/edges", json={"edge_id": "kaoqin-server"})
     assert server_name.status_code == 422
     assert "server's own MQTT user" in server_name.json()["detail"]
