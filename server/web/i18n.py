@@ -56,6 +56,9 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "form.required": ("此项必填", "This field is required"),
     "form.too_long": ("不能超过{n}个字符", "At most {n} characters"),
     "form.has_errors": ("请更正下面标出的问题", "Please correct the fields marked below"),
+    "form.save": ("保存", "Save"),
+    "form.cancel": ("取消", "Cancel"),
+    "form.saved": ("已保存", "Saved"),
     # errors
     "error.title": ("出错了", "Something is wrong"),
     "error.401": ("请先登录", "Please sign in first"),
