@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from contracts.edge_config import EdgeConfig
 from contracts.events import (
     DeviceStatus,
     EdgeCommand,
@@ -30,10 +31,14 @@ _MESSAGES: dict[str, tuple[type[BaseModel], str]] = {
     "punch": (PunchEvent, "A record read from a fingerprint terminal."),
     "faceObservation": (FaceObservation, "A face identified (or not) by a camera."),
     "deviceStatus": (DeviceStatus, "Health of a terminal or camera as its edge sees it."),
-    "templates": (TemplatesEvent, "Fingerprints read from a terminal, for its site's terminals on other edges."),
+    "templates": (
+        TemplatesEvent,
+        "Fingerprints read from a terminal, for its site's terminals on other edges.",
+    ),
     "edgeStatus": (EdgeStatus, "Retained edge status; 'offline' is also the edge's last will."),
     "command": (EdgeCommand, "A command from the server to one edge."),
     "ack": (EventAck, "The server's acknowledgement: the edge may delete these events from its outbox."),
+    "edgeConfig": (EdgeConfig, "Retained: every terminal and camera registered to one edge."),
     "galleryHead": (GalleryHead, "Retained: the face gallery's version and each non-empty bucket's."),
     "galleryBucket": (GalleryBucket, "Retained: every enrolled person of one gallery bucket (empty: none)."),
 }
@@ -94,6 +99,11 @@ def build_asyncapi() -> dict[str, Any]:
         "edgeStatus": _channel(f"{ROOT}/edges/{{edgeId}}/status", ["edgeStatus"], "Retained, QoS 1."),
         "edgeCommands": _channel(f"{ROOT}/edges/{{edgeId}}/commands", ["command"], "QoS 1."),
         "edgeAcks": _channel(f"{ROOT}/edges/{{edgeId}}/acks", ["ack"], "QoS 1."),
+        "edgeConfig": _channel(
+            f"{ROOT}/edges/{{edgeId}}/config",
+            ["edgeConfig"],
+            "Retained, QoS 1; republished whenever a device registered to the edge changes.",
+        ),
         "galleryHead": {
             "address": f"{ROOT}/gallery/head",
             "description": "Retained, QoS 1, to every edge with cameras.",
@@ -115,6 +125,7 @@ def build_asyncapi() -> dict[str, Any]:
         "receiveEdgeStatus": {"action": "receive", "channel": {"$ref": "#/channels/edgeStatus"}},
         "sendCommand": {"action": "send", "channel": {"$ref": "#/channels/edgeCommands"}},
         "sendAck": {"action": "send", "channel": {"$ref": "#/channels/edgeAcks"}},
+        "sendEdgeConfig": {"action": "send", "channel": {"$ref": "#/channels/edgeConfig"}},
         "sendGalleryHead": {"action": "send", "channel": {"$ref": "#/channels/galleryHead"}},
         "sendGalleryBucket": {"action": "send", "channel": {"$ref": "#/channels/galleryBuckets"}},
     }

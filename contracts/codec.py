@@ -7,6 +7,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from contracts.edge_config import EdgeConfig
 from contracts.events import (
     DeviceStatus,
     EdgeCommand,
@@ -131,3 +132,8 @@ def decode_command(payload: bytes) -> EdgeCommand:
 def decode_ack(payload: bytes) -> EventAck:
     """Parse the server's acknowledgement."""
     return _validate(EventAck, _load_json(payload))
+
+
+def decode_edge_config(payload: bytes) -> EdgeConfig:
+    """Parse the retained configuration of an edge's registered devices."""
+    return _validate(EdgeConfig, _load_json(payload))

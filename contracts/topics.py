@@ -6,6 +6,7 @@ Layout (``{edge}`` is the edge agent's id, ``{device}`` a terminal serial or cam
     kaoqin/v1/edges/{edge}/status                   edge -> server, QoS 1, retained; last will "offline"
     kaoqin/v1/edges/{edge}/commands                 server -> edge, QoS 1
     kaoqin/v1/edges/{edge}/acks                     server -> edge, QoS 1
+    kaoqin/v1/edges/{edge}/config                   server -> edge, QoS 1, retained (registered devices)
     kaoqin/v1/gallery/head                          server -> edges, QoS 1, retained (face gallery)
     kaoqin/v1/gallery/buckets/{n}                   server -> edges, QoS 1, retained (face gallery)
 
@@ -66,6 +67,11 @@ def ack_topic(edge_id: str) -> str:
     return f"{_EDGES}/{check_id(edge_id, 'edge id')}/acks"
 
 
+def edge_config_topic(edge_id: str) -> str:
+    """Retained: the terminals and cameras registered to one edge (contracts/edge_config.py)."""
+    return f"{_EDGES}/{check_id(edge_id, 'edge id')}/config"
+
+
 def gallery_head_topic() -> str:
     """Retained: the face gallery's version and the version of each bucket (contracts/faces.py)."""
     return f"{ROOT}/gallery/head"
@@ -99,7 +105,7 @@ class ParsedTopic:
     """What a topic of the v1 tree says: which edge, which channel, and for events kind and device."""
 
     edge_id: str
-    channel: str  # "events", "status", "commands" or "acks"
+    channel: str  # "events", "status", "commands", "acks" or "config"
     kind: EventKind | None = None
     device_id: str | None = None
 
@@ -120,6 +126,6 @@ def parse_topic(topic: str) -> ParsedTopic:
             known = ", ".join(k.value for k in EventKind)
             raise TopicError(f"unknown event kind {rest[0]!r} in {topic!r} (known: {known})") from None
         return ParsedTopic(edge_id, channel, kind, check_id(rest[1], "device id"))
-    if channel in ("status", "commands", "acks") and not rest:
+    if channel in ("status", "commands", "acks", "config") and not rest:
         return ParsedTopic(edge_id, channel)
     raise TopicError(f"topic {topic!r} has an unknown channel {channel!r}")

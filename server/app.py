@@ -34,6 +34,7 @@ from server.api.errors import install_error_handlers
 from server.api.faces import face_router, start_face_services
 from server.api.incident_routes import incident_router
 from server.api.metrics_routes import ServerMetricSources, build_metrics_registry, metrics_router
+from server.api.registry_routes import registry_router, start_registry_services
 from server.api.routes import health_router, router
 from server.api.terminal_routes import terminal_router
 from server.services.auth import Authenticator, token_secret
@@ -122,6 +123,7 @@ def create_app(
                     broker_connected=lambda: consumer.connected,
                 )
             )
+            stack.callback(start_registry_services(app, engine, settings.firmware_configs_dir, consumer))
             logger.info("server ready (database and broker %s)", settings.broker_url)
             yield
             logger.info("server shutting down")
@@ -142,6 +144,7 @@ def create_app(
     app.include_router(incident_router)
     app.include_router(face_router)
     app.include_router(edge_router)
+    app.include_router(registry_router)
     install_web(app, signing_secret)  # the pages: server/web, docs/web.md
     install_error_handlers(app)
     app.add_middleware(AuditMiddleware, audit_log=lambda: getattr(app.state, "audit_log", None))

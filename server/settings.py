@@ -18,6 +18,8 @@ from server.services.auth_settings import AuthSettings
 from server.services.face_settings import FaceSettings
 
 ENV_PREFIX = "KAOQIN_SERVER_"
+# The terminal models shipped with Kaoqin (the repository's firmware_configs/), found from this file.
+BUNDLED_FIRMWARE_CONFIGS = Path(__file__).resolve().parent.parent / "firmware_configs"
 
 
 class SettingsError(ValueError):
@@ -62,6 +64,10 @@ class ServerSettings(BaseSettings):
     )
     mqtt_password_file: Path | None = Field(
         default=None, description="file holding the server's MQTT password (never the password itself)"
+    )
+    firmware_configs_dir: Path = Field(
+        default=BUNDLED_FIRMWARE_CONFIGS,
+        description="the terminal models a terminal may be registered as (one YAML per model)",
     )
     ingest_batch_size: int = Field(default=200, ge=1, le=10_000)
     # amqtt waits only 5 s for a PUBACK, and PUBACK follows the commit: stay well below that.

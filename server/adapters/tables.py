@@ -231,6 +231,7 @@ dead_letters = Table(
 
 # The attendance engine's tables share this metadata (imported last: they need it defined).
 import server.adapters.tables_attendance  # noqa: E402, F401
+from server.adapters import tables_auth as _auth  # noqa: E402, F401
 from server.adapters import tables_edge_credentials as _edge_credentials  # noqa: E402, F401
 from server.adapters import tables_faces as _faces  # noqa: E402, F401
-from server.adapters import tables_auth as _auth  # noqa: E402, F401
+from server.adapters import tables_registry as _registry  # noqa: E402, F401

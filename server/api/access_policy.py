@@ -85,6 +85,16 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/edges/{edge_id}"): allow(ADMIN),
     ("POST", "/api/v1/edges/{edge_id}/credentials/rotate"): allow(ADMIN),
     ("POST", "/api/v1/edges/{edge_id}/credentials/revoke"): allow(ADMIN),
+    # device registry (server/api/registry_routes.py): registering is an admin's
+    ("GET", "/api/v1/registry/models"): allow(ADMIN, HR, INSPECTOR),
+    ("GET", "/api/v1/registry/terminals"): allow(ADMIN, HR, INSPECTOR),
+    ("POST", "/api/v1/registry/terminals"): allow(ADMIN),
+    ("PUT", "/api/v1/registry/terminals/{serial}"): allow(ADMIN),
+    ("DELETE", "/api/v1/registry/terminals/{serial}"): allow(ADMIN),
+    ("GET", "/api/v1/registry/cameras"): allow(ADMIN, HR, INSPECTOR),
+    ("POST", "/api/v1/registry/cameras"): allow(ADMIN),
+    ("PUT", "/api/v1/registry/cameras/{camera_id}"): allow(ADMIN),
+    ("DELETE", "/api/v1/registry/cameras/{camera_id}"): allow(ADMIN),
     # terminal sync
     ("POST", "/api/v1/edges/{edge_id}/terminals/users"): allow(ADMIN, HR),
     ("POST", "/api/v1/edges/{edge_id}/terminals/users/disable"): allow(ADMIN, HR),
