@@ -33,7 +33,7 @@ from contracts import (
     server_event_filter,
     server_status_filter,
 )
-from contracts.topics import EventKind, event_topic, gallery_bucket_topic, gallery_filter
+from contracts.topics import EventKind, edge_config_topic, event_topic, gallery_bucket_topic, gallery_filter
 from edge.mqtt_link import MqttLink
 from edge.outbox import Outbox
 from edge.ports import SystemClock
@@ -293,6 +293,13 @@ def test_server_and_edge_each_do_their_whole_job(broker: Broker) -> None:
         server.publish(ack_topic(EDGE_B[0]), b"ack")
         server.publish(command_topic(EDGE_B[0]), b"command")
         assert [edge_b.next_message().payload for _ in range(2)] == [b"ack", b"command"]
+        edge_b.subscribe(
+            "kaoqin/v1/edges/+/config"
+        )  # every edge's config matches; the ACL lets its own through
+        server.publish(edge_config_topic(EDGE_A[0]), b"edge-a's devices")  # not for edge-b
+        server.publish(edge_config_topic(EDGE_B[0]), b"edge-b's devices", retain=True)
+        assert edge_b.next_message().payload == b"edge-b's devices"
+        server.publish(edge_config_topic(EDGE_B[0]), b"", retain=True)
         server.publish(gallery_bucket_topic(7), b"", retain=True)  # clear the retained bucket
     finally:
         edge_b.close()
