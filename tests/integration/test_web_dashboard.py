@@ -207,3 +207,21 @@ def test_the_live_feed_streams_new_check_ins_and_resumes_after_the_last_event_id
             assert [e[1]["device"] for e in again] == ["CAM1", "SN2"]  # after the first, in order
     finally:
         rig.stop()
+
+
+def test_a_staff_member_sees_only_their_own_check_ins_today_in_the_office_zone(
+    dashboard_app: tuple[TestClient, str],
+) -> None:
+    client, database_url = dashboard_app
+    world, _ = _world(client, database_url, database_url)
+    world.four_punches("T1", "8001", DAY)
+    world.punch("T1", "8002", local(DAY, "08:20"))
+    world.punch("T1", "8001", local(DAY - timedelta(days=1), "09:00"))  # yesterday: not today's
+    username, password = add_user(database_url, "staff", staff_id="a")
+    token = re.search(r'name="csrf_token" value="([0-9a-f]+)"', client.get("/signin").text)
+    assert token
+    data = {"username": username, "password": password, "csrf_token": token.group(1)}
+    page = client.post("/signin", data=data).text
+    assert "我的今日打卡" in page
+    times = re.findall(r"<td>(2025-\d\d-\d\d \d\d:\d\d:\d\d)</td>", page)
+    assert times == [f"2025-06-03 {t}:00" for t in ("07:55", "12:02", "14:55", "18:03")]

@@ -198,3 +198,25 @@ def test_every_nav_page_with_a_policy_entry_is_served(app: tuple[TestClient, str
     assert listed
     assert all(path in served for path in listed), (listed, served)
     assert all(POLICY[("GET", path)].page for path in listed)
+
+
+def test_a_session_past_half_its_life_is_renewed_and_a_fresh_one_is_not(app: tuple[TestClient, str]) -> None:
+    client, database_url = app
+    username, _ = add_user(database_url, "admin")
+    now = datetime.now(UTC)
+    for age, renewed in ((timedelta(minutes=14), True), (timedelta(minutes=1), False)):
+        claims = {
+            "sub": username,
+            "iat": now - age,
+            "exp": now - age + timedelta(minutes=15),
+            "iss": "kaoqin",
+        }
+        old = jwt.encode(claims, SECRET, algorithm="HS256")
+        client.cookies.set(SESSION_COOKIE, old)
+        reply = client.get("/dashboard")
+        assert reply.status_code == 200
+        set_session = [c for c in reply.headers.get_list("set-cookie") if c.startswith(SESSION_COOKIE + "=")]
+        assert bool(set_session) is renewed, (age, set_session)
+        if renewed:
+            fresh = set_session[0].split(";")[0].split("=", 1)[1]
+            assert jwt.decode(fresh, SECRET, algorithms=["HS256"])["exp"] > claims["exp"].timestamp()
