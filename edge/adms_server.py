@@ -120,6 +120,18 @@ class AdmsEndpoint:
             self._commands[serial].append((command_id, command))
         return command_id
 
+    def set_registered(self, terminals: list[AdmsTerminalSettings]) -> list[str]:
+        """Accept these serials too, besides ``adms.terminals`` (which wins for a serial in both):
+        the push terminals registered on the server. Returns the serials now accepted."""
+        own = {t.serial: t for t in self.settings.terminals}
+        accepted = {**{t.serial: t for t in terminals}, **own}
+        with self._lock:
+            self._commands = {s: self._commands.get(s, deque()) for s in accepted}
+            self._terminals = accepted
+            self._reported_unknown -= accepted.keys()
+        self.watchdog.watch(accepted)
+        return sorted(accepted)
+
     def terminal(self, serial: str) -> AdmsTerminalSettings | None:
         return self._terminals.get(serial)
 

@@ -62,6 +62,19 @@ class AdmsWatchdog:
             logger.info("ADMS %s: requests again after being reported unreachable", serial)
             self._report(serial, True, None, self._clock.now())
 
+    def watch(self, serials: Iterable[str]) -> None:
+        """Watch exactly ``serials`` from now on (registered push terminals come and go); a new one
+        has the full window from now before it counts as silent."""
+        wanted = set(serials)
+        with self._lock:
+            for serial in [s for s in self._last if s not in wanted]:
+                del self._last[serial]
+                self._contacted.discard(serial)
+                self._silent.discard(serial)
+            now = self._clock.now()
+            for serial in wanted - self._last.keys():
+                self._last[serial] = now
+
     def check(self) -> list[str]:
         """Report every terminal silent for longer than the window (once each); returns them."""
         now = self._clock.now()

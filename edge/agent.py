@@ -18,6 +18,7 @@ from contracts import (
 )
 from devices.terminal import FingerprintTerminal
 from edge.adms_server import AdmsEndpoint
+from edge.device_registry import RegisteredDevices
 from edge.face_checkin import FaceCheckIn, FaceCheckInLoop
 from edge.firmware import resolve_adms_terminals, resolve_terminals
 from edge.metrics import DeviceReachability, EdgeMetricSources, MetricsEndpoint, build_metrics_endpoint
@@ -96,21 +97,10 @@ class EdgeAgent:
             + [c.camera_id for c in (settings.face.cameras if settings.face else [])],
             on_command=self._on_command,
             on_gallery=self.face.on_gallery if self.face is not None else None,
+            on_config=lambda payload: self.registered.on_config(payload),
         )
-        self.pollers = [
-            PunchPoller(
-                edge_id=settings.edge_id,
-                terminal=terminal,
-                open_terminal=open_terminal,
-                outbox=self.outbox,
-                clock=self.clock,
-                poll_interval=settings.poll_interval_seconds,
-                retry_max=settings.retry_max_seconds,
-                status_interval=settings.status_interval_seconds,
-                on_queued=self.link.wake,
-            )
-            for terminal in terminals
-        ]
+        self._open_terminal = open_terminal
+        self.pollers = [self._new_poller(terminal) for terminal in terminals]
         self.adms = (
             AdmsEndpoint(
                 adms,
@@ -122,9 +112,28 @@ class EdgeAgent:
             if adms is not None
             else None
         )
+        # Terminals registered on the server (edge/device_registry.py; the YAML's win on conflict).
+        self.registered = RegisteredDevices(settings, self._new_poller, self.adms)
         self.metrics = self._metrics_endpoint()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+
+    def _new_poller(self, terminal: TerminalSettings) -> PunchPoller:
+        return PunchPoller(
+            edge_id=self.settings.edge_id,
+            terminal=terminal,
+            open_terminal=self._open_terminal,
+            outbox=self.outbox,
+            clock=self.clock,
+            poll_interval=self.settings.poll_interval_seconds,
+            retry_max=self.settings.retry_max_seconds,
+            status_interval=self.settings.status_interval_seconds,
+            on_queued=self.link.wake,
+        )
+
+    def all_pollers(self) -> list[PunchPoller]:
+        """The YAML's terminals' pollers and the registered ones' (commands reach both)."""
+        return self.pollers + self.registered.pollers
 
     def _metrics_endpoint(self) -> MetricsEndpoint | None:
         if self.settings.metrics_port is None:
@@ -137,6 +146,7 @@ class EdgeAgent:
     def start(self) -> None:
         if self.metrics is not None:
             self.metrics.start()
+        self.registered.start()
         self.link.start()
         self._spawn("publisher", self.link.run_publisher)
         for poller in self.pollers:
@@ -167,6 +177,7 @@ class EdgeAgent:
             self.adms.stop()
         for thread in self._threads:
             thread.join(timeout=30)
+        self.registered.stop()
         self.link.stop()
         if self.metrics is not None:
             self.metrics.stop()
@@ -180,7 +191,7 @@ class EdgeAgent:
         self._stop.wait()
 
     def _poller(self, serial: str, command_id: str) -> PunchPoller | None:
-        for poller in self.pollers:
+        for poller in self.all_pollers():
             if poller.serial == serial:
                 return poller
         logger.warning("command %s names unknown terminal %s", command_id, serial)
@@ -189,7 +200,7 @@ class EdgeAgent:
     def _on_command(self, command: EdgeCommand) -> None:
         action = command.command
         if isinstance(action, ReadNowCommand):
-            for each in self.pollers:
+            for each in self.all_pollers():
                 if action.device_serial in (None, each.serial):
                     each.wake()
         elif isinstance(action, ClearLogCommand):
@@ -205,7 +216,7 @@ class EdgeAgent:
         elif isinstance(action, CopyTemplatesCommand):
             copy_templates(
                 action,
-                self.pollers,
+                self.all_pollers(),
                 lambda serial: logger.warning(
                     "command %s names unknown terminal %s", command.command_id, serial
                 ),
@@ -228,7 +239,7 @@ class EdgeAgent:
             if isinstance(action, UpsertUsersCommand)
             else disable_task(action.user_ids)
         )
-        targets = [p for p in self.pollers if action.device_serial in (None, p.serial)]
+        targets = [p for p in self.all_pollers() if action.device_serial in (None, p.serial)]
         for poller in targets:
             poller.submit(task)
         adms_serials = [t.serial for t in self.settings.adms.terminals] if self.settings.adms else []

@@ -27,6 +27,7 @@ from contracts import (
     command_topic,
     decode_ack,
     decode_command,
+    edge_config_topic,
     edge_status_topic,
     encode,
 )
@@ -60,8 +61,10 @@ class MqttLink:
         devices: list[str],
         on_command: Callable[[EdgeCommand], None],
         on_gallery: Callable[[str, bytes], None] | None = None,
+        on_config: Callable[[bytes], None] | None = None,
     ) -> None:
         self._on_gallery = on_gallery  # face gallery messages (topic, payload), if this edge has cameras
+        self._on_config = on_config  # the server's retained config of this edge's registered devices
         self._settings = settings
         self._outbox = outbox
         self._clock = clock
@@ -179,6 +182,8 @@ class MqttLink:
         client.subscribe([(ack_topic(self._edge_id), 1), (command_topic(self._edge_id), 1)])
         if self._on_gallery is not None:
             client.subscribe(gallery_filter(), 1)  # retained: every (re)connect brings the whole gallery
+        if self._on_config is not None:
+            client.subscribe(edge_config_topic(self._edge_id), 1)  # retained: the current one on connect
         client.publish(edge_status_topic(self._edge_id), self._status(EdgeState.ONLINE), qos=1, retain=True)
         # What was in flight on the old connection may never have reached the server.
         self._outbox.mark_all_unsent()
@@ -203,6 +208,8 @@ class MqttLink:
                 self._wake.set()  # room in the unacknowledged window
             elif message.topic == command_topic(self._edge_id):
                 self._on_command(decode_command(bytes(message.payload)))
+            elif self._on_config is not None and message.topic == edge_config_topic(self._edge_id):
+                self._on_config(bytes(message.payload))
             elif self._on_gallery is not None and topic_matches_sub(gallery_filter(), message.topic):
                 self._on_gallery(message.topic, bytes(message.payload))
         except ContractError as exc:
