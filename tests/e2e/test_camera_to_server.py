@@ -112,7 +112,11 @@ def test_a_person_at_the_door_is_checked_in_on_the_server(
                             linked_terminal="T-0001",
                             loop_file=True,  # keeps walking past until the gallery has arrived
                             max_fps=30,
-                        )
+                        ),
+                        # A camera that never opens: the server must still hear of it, and why.
+                        CameraSettings(
+                            camera_id="CAM-0002", source="file", location=str(tmp_path / "unplugged.avi")
+                        ),
                     ],
                 ),
             )
@@ -145,6 +149,15 @@ def test_a_person_at_the_door_is_checked_in_on_the_server(
         assert camera["device_kind"] == "camera"
         assert camera["reachable"]
         assert camera["bad_frames"] == 0
+        assert camera["error"] is None
+
+        def down_camera() -> dict[str, object] | None:
+            return next((d for d in api.get("/api/v1/devices").json() if d["device_id"] == "CAM-0002"), None)
+
+        down = wait_until(down_camera, 30, "the status of the camera that never opened")
+        assert down["reachable"] is False
+        assert "camera CAM-0002" in str(down["error"])
+        assert "the video file does not exist" in str(down["error"])
         # Frames never leave the edge: only events and status went over MQTT; the outbox drains.
         wait_until(lambda: agent is not None and agent.outbox.depth() == 0, 60, "the edge outbox to drain")
     finally:
