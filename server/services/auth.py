@@ -122,7 +122,13 @@ class LoginLimiter:
     process, which still bounds guessing to a handful of tries per window.
     """
 
-    def __init__(self, settings: AuthSettings, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        settings: AuthSettings,
+        clock: Callable[[], float] = time.monotonic,
+        max_tracked: int = _MAX_TRACKED,
+    ) -> None:
+        self._max_tracked = self._prune_at = max_tracked
         self._window = settings.login_window_seconds
         self._limits = {
             "username": settings.login_failures_per_username,
@@ -157,9 +163,11 @@ class LoginLimiter:
         with self._lock:
             for key in (("username", username), ("address", address)):
                 self._failures.setdefault(key, deque()).append(now)
-            if len(self._failures) > _MAX_TRACKED:  # guesses at many names: forget what has expired
-                for stale in list(self._failures):
-                    self._recent(stale, now)
+            if len(self._failures) > self._prune_at:  # guesses at many names: forget what has expired
+                for key in list(self._failures):
+                    self._recent(key, now)
+                # Scan again only once the table has doubled, so a flood costs O(1) per failure.
+                self._prune_at = max(self._max_tracked, 2 * len(self._failures))
 
     def succeeded(self, username: str) -> None:
         with self._lock:

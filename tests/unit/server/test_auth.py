@@ -106,3 +106,16 @@ def test_a_new_user_that_could_not_work_is_refused_naming_the_field(
 ) -> None:
     with pytest.raises(ValueError, match=problem):
         check_new_user(username, role, staff_id, password)
+
+
+def test_failures_of_many_names_are_forgotten_once_expired_at_a_constant_cost() -> None:
+    clock = Clock()
+    limiter = LoginLimiter(AuthSettings(login_window_seconds=60), clock, max_tracked=100)
+    for n in range(5000):  # a flood of live failures: pruning must not rescan on every one
+        limiter.failed(f"name-{n}", f"addr-{n}")
+    assert len(limiter._failures) == 10_000
+    clock.now += 61
+    for n in range(limiter._prune_at):
+        limiter.failed(f"late-{n}", "192.0.2.1")
+    assert not any(value.startswith(("name-", "addr-")) for _, value in limiter._failures)  # expired: gone
+    limiter.check("name-1", "addr-1")  # and count no more
