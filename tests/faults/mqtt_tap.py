@@ -6,8 +6,10 @@ which acknowledgements (with which status) the server sent for each event id.
 
 from __future__ import annotations
 
+import json
 import signal
 import threading
+import time
 import uuid
 from collections import defaultdict
 
@@ -26,18 +28,36 @@ class MqttTap:
         self._lock = threading.Lock()
         self._acks: dict[str, list[AckStatus]] = defaultdict(list)
         self._event_payloads: list[bytes] = []
-        subscribed = threading.Event()
+        self._filters = filters
+        self.connections = 0
+        self._subscribed = threading.Event()
         address = parse_broker_url(url)
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"tap-{uuid.uuid4().hex[:8]}")
+        self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
-        self.client.on_subscribe = lambda *_args: subscribed.set()
+        self.client.on_subscribe = lambda *_args: self._subscribed.set()
+        self.client.on_disconnect = lambda *_args: self._subscribed.clear()
         self.client.max_inflight_messages_set(1000)
+        self.client.reconnect_delay_set(min_delay=1, max_delay=2)
         self.client.connect(address.host, address.port)
         self.client.loop_start()
-        if filters:
-            self.client.subscribe([(topic, 1) for topic in filters])
-            if not subscribed.wait(10):
-                raise AssertionError(f"the tap was not subscribed to {filters} within 10 s")
+        if filters and not self._subscribed.wait(10):
+            raise AssertionError(f"the tap was not subscribed to {filters} within 10 s")
+
+    def wait_resubscribed(self, connections_before: int, timeout: float = 30) -> None:
+        """Until the tap has connected again since ``connections_before`` and subscribed anew."""
+        deadline = time.monotonic() + timeout
+        while self.connections <= connections_before:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the tap did not reconnect within {timeout} s")
+            time.sleep(0.05)
+        if not self._subscribed.wait(max(0.0, deadline - time.monotonic())):
+            raise AssertionError(f"the tap was not subscribed again within {timeout} s")
+
+    def _on_connect(self, client: mqtt.Client, *_args: object) -> None:
+        self.connections += 1
+        if self._filters:  # again after every reconnect: the tap's session is a clean one
+            client.subscribe([(topic, 1) for topic in self._filters])
 
     def _on_message(self, _client: object, _userdata: object, message: mqtt.MQTTMessage) -> None:
         if message.topic.endswith("/acks"):
@@ -57,9 +77,20 @@ class MqttTap:
         with self._lock:
             return {event_id: list(statuses) for event_id, statuses in self._acks.items()}
 
-    def events_seen(self) -> int:
+    def event_ids_seen(self) -> set[str]:
+        """The distinct event ids the broker delivered to the tap."""
         with self._lock:
-            return len(self._event_payloads)
+            payloads = list(self._event_payloads)
+        ids = set()
+        for payload in payloads:
+            try:
+                ids.add(json.loads(payload)["event_id"])
+            except (ValueError, KeyError, TypeError):
+                continue
+        return ids
+
+    def events_seen(self) -> int:
+        return len(self.event_ids_seen())
 
     def publish(self, topic: str, payload: bytes) -> None:
         """Publish at QoS 1 and wait until the broker has it."""

@@ -24,6 +24,7 @@ from tests.support.processes import KaoqinProcess, wait_until
 from tests.support.services import free_port
 
 _START = datetime(2026, 11, 2, 8, 0)
+FIRMWARE_CONFIGS = Path(__file__).resolve().parents[2] / "firmware_configs"
 
 
 def punch_messages(edge_id: str, serial: str, count: int, *, first: int = 0) -> list[OutboxMessage]:
@@ -178,13 +179,17 @@ class ServerRig:
         )
         self.process.start()
         if wait:
-            import httpx
+            self.wait_healthy()
 
-            wait_until(
-                lambda: httpx.get(f"http://127.0.0.1:{self.http_port}/healthz", timeout=2).status_code == 200,
-                60,
-                f"{self.name} to be healthy",
-            )
+    def wait_healthy(self, timeout: float = 60) -> None:
+        """Until /healthz answers 200: the database is reachable and the consumer is subscribed."""
+        import httpx
+
+        wait_until(
+            lambda: httpx.get(f"http://127.0.0.1:{self.http_port}/healthz", timeout=2).status_code == 200,
+            timeout,
+            f"{self.name} to be healthy",
+        )
 
     def stop(self, sig: signal.Signals = signal.SIGTERM) -> None:
         if self.process is not None:
@@ -236,7 +241,7 @@ class EdgeRig:
             "poll_interval_seconds: 0.5",
             "retry_max_seconds: 2",
             "status_interval_seconds: 3600",
-            "firmware_configs_dir: firmware_configs",
+            f"firmware_configs_dir: {FIRMWARE_CONFIGS}",
             *(f"{key}: {value}" for key, value in self.extra.items()),
             "terminals:",
         ]
