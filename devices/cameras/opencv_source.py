@@ -3,7 +3,8 @@
 ``VideoCapture.read`` says only "no frame", whether a frame was corrupt or the stream is over. A video
 file knows its frame count: a failed read before the last frame is one bad frame, and FFmpeg's
 decoder has already consumed the bad packet (measured on an MJPG AVI with one frame zeroed: the read
-after the failure returns the next frame, so grabbing would lose a good one). A stream has no end: it
+after the failure returns the next frame, so grabbing would lose a good one); ``max_failed_reads``
+failures in a row end a file whatever its count says (a truncated file). A stream has no end: it
 counts as dropped only after ``max_failed_reads`` failed reads in a row; a failure before that is one
 bad frame.
 """
@@ -101,13 +102,19 @@ class OpenCvSource:
         self._failed_in_a_row += 1
         if self.is_file:
             self._consumed += 1
-            # Without a frame count, a run of failures is taken as the end.
+            # A run of failures is the end too: a container may claim more frames than it holds
+            # (a truncated file), and without a count nothing else can tell.
+            if self._failed_in_a_row >= self._max_failed_reads:
+                return StreamEnded(
+                    self._describe(),
+                    f"end of the video file ({self._failed_in_a_row} frames in a row unreadable)",
+                )
             if self._frame_count and self._consumed <= self._frame_count:
                 return BadFrameError(
                     self._describe(),
                     f"frame {self._consumed} of {self._frame_count} cannot be decoded (skipped)",
                 )
-            if not self._frame_count and self._failed_in_a_row < self._max_failed_reads:
+            if not self._frame_count:
                 return BadFrameError(self._describe(), f"frame {self._consumed} cannot be decoded (skipped)")
             return StreamEnded(self._describe(), "end of the video file")
         if self._failed_in_a_row >= self._max_failed_reads:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 
@@ -155,3 +156,28 @@ def test_the_error_is_reported_while_the_camera_is_down_and_cleared_by_the_next_
     assert [f.index for f in frames] == []
     assert seen_while_down[0] == (False, "camera scripted: the stream dropped")
     assert seen_while_down[1] == (False, "camera scripted: connection refused")
+
+
+def test_a_file_that_claims_more_frames_than_it_holds_ends_after_k_failures_in_a_row(tmp_path: Path) -> None:
+    from devices.cameras.opencv_source import OpenCvSource
+
+    class TruncatedFile(FlakyCapture):
+        def get(self, _prop: int) -> float:
+            return 1_000_000.0  # the container's frame count
+
+    video = tmp_path / "truncated.avi"
+    video.write_bytes(b"")  # only its existence is checked; the capture is the stand-in
+    capture = TruncatedFile([True, False, True, True])  # then nothing, for ever
+    source = OpenCvSource("file", video, max_failed_reads=3, open_capture=lambda _: capture)
+    source.open()
+    outcomes = []
+    for _ in range(8):
+        try:
+            source.read()
+            outcomes.append("frame")
+        except BadFrameError:
+            outcomes.append("bad")
+        except StreamEnded:
+            outcomes.append("end")
+            break
+    assert outcomes == ["frame", "bad", "frame", "frame", "bad", "bad", "end"]
