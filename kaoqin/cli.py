@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from kaoqin.audit_cli import add_audit_parser
 from kaoqin.broker_cli import add_broker_parser
 from kaoqin.face_cli import add_face_parser
+from kaoqin.report_cli import add_report_parser
 from kaoqin.users_cli import add_users_parser
 
 logger = logging.getLogger("kaoqin")
@@ -156,9 +157,13 @@ def cmd_rules_replay(args: argparse.Namespace) -> int:
         rules = parse_thresholds(args.threshold, settings.attendance)
     except (SettingsError, ValidationError, ValueError) as exc:
         return _config_error(exc)
+    from kaoqin.progress import TextProgress
+
+    progress = TextProgress(f"replay {args.from_day}..{args.to_day} (people decided)")
     try:
-        report = replay(settings.database_url, rules, args.from_day, args.to_day)
+        report = replay(settings.database_url, rules, args.from_day, args.to_day, progress)
     except ValueError as exc:
+        progress.finish()
         print(f"replay refused: {exc}", file=sys.stderr)
         return 2
     print(report.as_text())
@@ -241,6 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_users_parser(sub)
     add_audit_parser(sub)
     add_broker_parser(sub)
+    add_report_parser(sub)
     return parser
 
 

@@ -13,6 +13,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from contracts.broker_url import parse_broker_url
+from server.reports.settings import ReportSettings
 from server.services.attendance_settings import AttendanceSettings
 from server.services.auth_settings import AuthSettings
 from server.services.face_settings import FaceSettings
@@ -75,6 +76,9 @@ class ServerSettings(BaseSettings):
     attendance: AttendanceSettings = Field(
         default_factory=AttendanceSettings,
         description="the attendance engine: office time zone and each rule's thresholds",
+    )
+    reports: ReportSettings = Field(
+        default_factory=ReportSettings, description="the exports: the office named in each sheet's title"
     )
     faces: FaceSettings = Field(
         default_factory=FaceSettings, description="face enrolment, its encryption key, biometric retention"

@@ -158,6 +158,15 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/"): page(ADMIN, HR, INSPECTOR, STAFF, staff=OWN.NOT_PERSONAL),  # sends each role home
     ("GET", "/dashboard"): page(ADMIN, HR, INSPECTOR),
     ("GET", "/live/checkins"): page(ADMIN, HR, INSPECTOR),
+    ("GET", "/devices"): page(ADMIN, HR, INSPECTOR),
+    ("GET", "/devices/terminals/new"): page(ADMIN),
+    ("POST", "/devices/terminals"): page(ADMIN),
+    ("POST", "/devices/terminals/{serial}/delete"): page(ADMIN),
+    ("GET", "/devices/cameras/new"): page(ADMIN),
+    ("POST", "/devices/cameras"): page(ADMIN),
+    ("POST", "/devices/cameras/{camera_id}/delete"): page(ADMIN),
+    ("GET", "/devices/edges/new"): page(ADMIN),
+    ("POST", "/devices/edges"): page(ADMIN),
     ("GET", "/me"): page(ADMIN, HR, INSPECTOR, STAFF, staff=OWN.SIGNED_IN_USER),
 }
 

@@ -12,6 +12,7 @@ import logging
 import threading
 import time as time_module
 from bisect import bisect_left
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
@@ -109,12 +110,15 @@ class AttendanceEngine:
         dry_run: bool = False,
         p1: P1Thresholds | None = None,
         detectors: DetectorThresholds | None = None,
+        progress: Callable[[int, int], None] | None = None,
     ) -> RunReport:
-        """Decide ``start``..``end`` (inclusive); with ``dry_run`` write nothing and report what would change."""
+        """Decide ``start``..``end`` (inclusive); with ``dry_run`` write nothing and report what would change.
+        ``progress(done, total)`` is called as each person's days are decided (the long part of a
+        run over months), e.g. for ``kaoqin rules replay``'s progress bar."""
         # One run at a time in this process: the scheduler and an API call would otherwise both
         # raise the same new finding.
         with self._lock:
-            return self._run(start, end, dry_run, p1, detectors)
+            return self._run(start, end, dry_run, p1, detectors, progress)
 
     def _run(
         self,
@@ -123,6 +127,7 @@ class AttendanceEngine:
         dry_run: bool,
         p1: P1Thresholds | None,
         detectors: DetectorThresholds | None,
+        progress: Callable[[int, int], None] | None = None,
     ) -> RunReport:
         if end < start:
             raise ValueError(f"to: {end.isoformat()} is before from: {start.isoformat()}")
@@ -137,7 +142,7 @@ class AttendanceEngine:
         clock = _Stopwatch()
         inputs = self.store.load_inputs(since, until, pair_since)
         clock.lap("load")
-        results, pending = self._decide(inputs, start, end)
+        results, pending = self._decide(inputs, start, end, progress)
         clock.lap("decide")
         report = RunReport(
             start, end, decided=len(results), pending=pending, dry_run=dry_run, seconds=clock.laps
@@ -205,7 +210,13 @@ class AttendanceEngine:
         reports += [self.run(day, day) for day in older]
         return reports
 
-    def _decide(self, inputs: EngineInputs, start: date, end: date) -> tuple[list[DayResult], int]:
+    def _decide(
+        self,
+        inputs: EngineInputs,
+        start: date,
+        end: date,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> tuple[list[DayResult], int]:
         calendar = national_calendar(start, end, inputs.overrides)
         span = [start + timedelta(days=n) for n in range((end - start).days + 1)]
         calendar_days = {day: calendar.day(day) for day in span}
@@ -214,7 +225,7 @@ class AttendanceEngine:
         now = self.clock()
         windows: dict[tuple[str, date], DayWindow] = {}
         completeness: dict[tuple[str, datetime], bool] = {}
-        for person in inputs.staff:
+        for done, person in enumerate(inputs.staff, start=1):
             timetable = inputs.timetables[person.timetable_id]
             # The person's marks in time order, cut per day by bisection on the day's window.
             marks = sorted(inputs.marks.get(person.staff_id, ()))
@@ -249,6 +260,8 @@ class AttendanceEngine:
                 else:
                     pending += 1
                 day += timedelta(days=1)
+            if progress:
+                progress(done, len(inputs.staff))
         return results, pending
 
     def findings(

@@ -3,6 +3,7 @@ what would change. The safe way to try new thresholds before putting them in the
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 
 from server.adapters.db import create_db_engine
@@ -27,11 +28,20 @@ def parse_thresholds(pairs: list[str], base: AttendanceSettings) -> AttendanceSe
     return AttendanceSettings.model_validate(values)
 
 
-def replay(database_url: str, settings: AttendanceSettings, start: date, end: date) -> RunReport:
-    """A dry run of the engine over ``start``..``end`` against the stored history."""
+def replay(
+    database_url: str,
+    settings: AttendanceSettings,
+    start: date,
+    end: date,
+    progress: Callable[[int, int], None] | None = None,
+) -> RunReport:
+    """A dry run of the engine over ``start``..``end`` against the stored history; ``progress(done,
+    total)`` follows the people decided."""
     engine = create_db_engine(database_url)
     try:
         incidents = IncidentService(IncidentStore(engine), settings.zone)
-        return AttendanceEngine(DecisionStore(engine), incidents, settings).run(start, end, dry_run=True)
+        return AttendanceEngine(DecisionStore(engine), incidents, settings).run(
+            start, end, dry_run=True, progress=progress
+        )
     finally:
         engine.dispose()
