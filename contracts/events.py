@@ -310,6 +310,9 @@ class DeviceStatus(_Payload):
     bad_frames: int | None = Field(
         default=None, ge=0, le=INT32_MAX, description="a camera's undecodable frames so far"
     )
+    reconnects: int | None = Field(
+        default=None, ge=0, le=INT32_MAX, description="a camera's stream reopened after dropping, so far"
+    )
 
     @model_validator(mode="after")
     def _id_matches_content(self) -> Self:

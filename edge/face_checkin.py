@@ -193,7 +193,7 @@ class FaceCheckInLoop:
             last_read_at=health.last_frame_at,
             frames_per_second=health.frames_per_second,
             bad_frames=health.bad_frames,
-            alerts=[f"the stream was reopened {health.reconnects} times"] if health.reconnects else [],
+            reconnects=health.reconnects,
         )
         topic = event_topic(self.edge_id, EventKind.DEVICE_STATUS, self.camera_id)
         self._outbox.add([OutboxMessage(status.event_id, topic, encode(status))])

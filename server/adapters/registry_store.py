@@ -135,11 +135,19 @@ class SqlRegistryStore:
             if self.terminal(terminal.serial) is not None:
                 raise AlreadyRegistered(
                     {
-                        "serial": f"terminal {terminal.serial} is already registered: change or delete it instead"
+                        "serial": (
+                            "serial_taken",
+                            f"terminal {terminal.serial} is already registered: change or delete it instead",
+                        )
                     }
                 ) from None
             raise RegistrationRefused(
-                {"edge_id": "the edge or the site was removed meanwhile: reload and choose again"}
+                {
+                    "edge_id": (
+                        "unknown_edge",
+                        "the edge or the site was removed meanwhile: reload and choose again",
+                    )
+                }
             ) from None
 
     def replace_terminal(self, terminal: RegisteredTerminal, previous_edge: str) -> None:
@@ -154,7 +162,10 @@ class SqlRegistryStore:
             if linked:
                 raise StillInUse(
                     {
-                        "serial": f"cameras {', '.join(linked)} are linked to terminal {serial}: delete them first"
+                        "serial": (
+                            "cameras_linked",
+                            f"cameras {', '.join(linked)} are linked to terminal {serial}: delete them first",
+                        )
                     }
                 )
             c.execute(delete(_T).where(_T.c.serial == serial))
@@ -168,10 +179,15 @@ class SqlRegistryStore:
         except IntegrityError:
             if self.camera(camera.camera_id) is not None:
                 raise AlreadyRegistered(
-                    {"camera_id": f"camera {camera.camera_id} is already registered"}
+                    {"camera_id": ("camera_taken", f"camera {camera.camera_id} is already registered")}
                 ) from None
             raise RegistrationRefused(
-                {"linked_terminal": "the terminal or the edge was removed meanwhile: reload and choose again"}
+                {
+                    "linked_terminal": (
+                        "unknown_terminal",
+                        "the terminal or the edge was removed meanwhile: reload and choose again",
+                    )
+                }
             ) from None
 
     def replace_camera(self, camera: CameraEntry, previous_edge: str, now: datetime) -> None:

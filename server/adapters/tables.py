@@ -124,10 +124,11 @@ def _terminal_health_columns() -> list[Column[Any]]:
 
 
 def _camera_health_columns() -> list[Column[Any]]:
-    """A camera's measured frame rate and undecodable frames (migration 0006)."""
+    """A camera's measured frame rate and undecodable frames (migration 0006), reopens (0010)."""
     return [
         Column("frames_per_second", Float, nullable=True),
         Column("bad_frames", Integer, nullable=True),
+        Column("reconnects", Integer, nullable=True),
     ]
 
 
@@ -179,6 +180,7 @@ DEVICE_STATUS_FIELDS = (
     "alerts",
     "frames_per_second",
     "bad_frames",
+    "reconnects",
 )
 
 devices = Table(

@@ -68,6 +68,9 @@ class DevicePublic(_Public):
     alerts: list[str] = Field(default_factory=list)
     frames_per_second: float | None = Field(default=None, description="a camera's measured frame rate")
     bad_frames: int | None = Field(default=None, description="a camera's undecodable frames so far")
+    reconnects: int | None = Field(
+        default=None, description="a camera's stream reopened after dropping, so far"
+    )
     updated_at: AwareDatetime
 
 

@@ -27,12 +27,19 @@ _CAMERA_SOURCE = re.compile(r"^(\d{1,3}|(rtsp|rtsps|http|https)://\S+)$")
 Connection = Literal["pull", "push"]
 
 
-class RegistryError(ValueError):
-    """A registration, change or removal refused; ``problems`` maps each field to what is wrong."""
+# (code, text): the code names the kind of problem (pages show it in their language), the text
+# says in English what to fix (the API's answer).
+Problem = tuple[str, str]
 
-    def __init__(self, problems: dict[str, str]) -> None:
-        super().__init__("; ".join(f"{field}: {message}" for field, message in problems.items()))
-        self.problems = problems
+
+class RegistryError(ValueError):
+    """A registration, change or removal refused: ``problems`` maps each field to what is wrong,
+    ``codes`` each field to the kind of problem."""
+
+    def __init__(self, problems: dict[str, Problem]) -> None:
+        super().__init__("; ".join(f"{field}: {text}" for field, (_code, text) in problems.items()))
+        self.problems = {field: text for field, (_code, text) in problems.items()}
+        self.codes = {field: code for field, (code, _text) in problems.items()}
 
 
 class RegistrationRefused(RegistryError):
@@ -164,51 +171,60 @@ class DeviceRegistry:
 
     # ------------------------------------------------------------ checks
 
-    def _edge_problem(self, edge_id: str) -> str | None:
+    def _edge_problem(self, edge_id: str) -> Problem | None:
         state = self.store.edge_state(edge_id)
         if state is None:
-            return f"no edge {edge_id!r} is registered: register the edge first"
+            return "unknown_edge", f"no edge {edge_id!r} is registered: register the edge first"
         if state == "revoked":
-            return f"edge {edge_id!r} was revoked: choose an edge that may connect"
+            return "edge_revoked", f"edge {edge_id!r} was revoked: choose an edge that may connect"
         return None
 
     def _check_terminal(
         self, entry: TerminalEntry, *, new: bool
-    ) -> tuple[dict[str, str], TerminalModel | None]:
-        problems: dict[str, str] = {}
+    ) -> tuple[dict[str, Problem], TerminalModel | None]:
+        problems: dict[str, Problem] = {}
         if new and not SERIAL_PATTERN.fullmatch(entry.serial):
-            problems["serial"] = f"serial number {entry.serial!r} is not in the right form: {SERIAL_RULE}"
+            problems["serial"] = (
+                "serial_form",
+                f"serial number {entry.serial!r} is not in the right form: {SERIAL_RULE}",
+            )
         model = self.models.get(entry.model)
         if model is None:
             known = ", ".join(sorted(self.models)) or "none"
-            problems["model"] = f"no firmware config {entry.model!r} (known: {known})"
+            problems["model"] = "unknown_model", f"no firmware config {entry.model!r} (known: {known})"
         if not self.store.site_exists(entry.site_id):
             problems["site_id"] = (
-                f"no site {entry.site_id!r}: define the site first (PUT /api/v1/sites/{{site}})"
+                "unknown_site",
+                f"no site {entry.site_id!r}: define the site first (PUT /api/v1/sites/{{site}})",
             )
         if (edge := self._edge_problem(entry.edge_id)) is not None:
             problems["edge_id"] = edge
         if (zone := _zone_problem(entry.timezone)) is not None:
-            problems["timezone"] = zone
+            problems["timezone"] = "unknown_zone", zone
         if model is not None and model.connection == "push":
             if entry.host:
                 problems["host"] = (
-                    f"{entry.model} is push-only (ADMS): leave the host empty, the terminal uploads to its edge"
+                    "host_for_push",
+                    f"{entry.model} is push-only (ADMS): leave the host empty, the terminal uploads to its edge",
                 )
         elif model is not None:
             if not entry.host:
                 problems["host"] = (
-                    f"{entry.model} is polled over the network: give its IP address or host name"
+                    "host_needed",
+                    f"{entry.model} is polled over the network: give its IP address or host name",
                 )
             elif not re.fullmatch(r"[A-Za-z0-9.:_-]{1,255}", entry.host):
-                problems["host"] = f"host {entry.host!r} is not an IP address or host name"
+                problems["host"] = "host_form", f"host {entry.host!r} is not an IP address or host name"
             if entry.transport not in model.pull_transports:
                 spoken = " or ".join(model.pull_transports)
-                problems["transport"] = f"{entry.model} does not speak {entry.transport!r}: use {spoken}"
+                problems["transport"] = (
+                    "transport",
+                    f"{entry.model} does not speak {entry.transport!r}: use {spoken}",
+                )
         if not 1 <= entry.port <= 65535:
-            problems["port"] = f"port {entry.port} is not between 1 and 65535"
+            problems["port"] = "port", f"port {entry.port} is not between 1 and 65535"
         if not 0 <= entry.comm_key <= 999999:
-            problems["comm_key"] = f"comm key {entry.comm_key} is not between 0 and 999999"
+            problems["comm_key"] = "comm_key", f"comm key {entry.comm_key} is not between 0 and 999999"
         return problems, model
 
     def _terminal(self, entry: TerminalEntry, now: datetime, *, new: bool) -> RegisteredTerminal:
@@ -236,7 +252,7 @@ class DeviceRegistry:
     def register_terminal(self, entry: TerminalEntry, now: datetime) -> RegisteredTerminal:
         terminal = self._terminal(entry, now, new=True)
         if self.store.terminal(entry.serial) is not None:
-            raise AlreadyRegistered({"serial": self._registered_already(entry.serial)})
+            raise AlreadyRegistered({"serial": ("serial_taken", self._registered_already(entry.serial))})
         self.store.add_terminal(terminal)  # AlreadyRegistered too if another request won the race
         return terminal
 
@@ -259,25 +275,27 @@ class DeviceRegistry:
     def _existing_terminal(self, serial: str) -> RegisteredTerminal:
         current = self.store.terminal(serial)
         if current is None:
-            raise NotRegistered({"serial": f"no terminal {serial!r} is registered"})
+            raise NotRegistered({"serial": ("not_registered", f"no terminal {serial!r} is registered")})
         return current
 
     # ------------------------------------------------------------ cameras
 
     def _check_camera(self, entry: CameraEntry, *, new: bool) -> None:
-        problems: dict[str, str] = {}
+        problems: dict[str, Problem] = {}
         if new:
             try:
                 check_id(entry.camera_id, "camera id")
             except TopicError as exc:
-                problems["camera_id"] = str(exc)
+                problems["camera_id"] = "camera_id_form", str(exc)
         if not _CAMERA_SOURCE.fullmatch(entry.source.strip()):
             problems["source"] = (
-                f"{entry.source!r} is neither a stream URL (rtsp://, http://, https://) nor a device index (0, 1, ...)"
+                "source_form",
+                f"{entry.source!r} is neither a stream URL (rtsp://, http://, https://) nor a device index (0, 1, ...)",
             )
         if self.store.terminal(entry.linked_terminal) is None:
             problems["linked_terminal"] = (
-                f"no terminal {entry.linked_terminal!r} is registered: register it first"
+                "unknown_terminal",
+                f"no terminal {entry.linked_terminal!r} is registered: register it first",
             )
         if (edge := self._edge_problem(entry.edge_id)) is not None:
             problems["edge_id"] = edge
@@ -289,7 +307,12 @@ class DeviceRegistry:
         self._check_camera(entry, new=True)
         if (existing := self.store.camera(entry.camera_id)) is not None:
             raise AlreadyRegistered(
-                {"camera_id": f"camera {entry.camera_id} is already registered (to edge {existing.edge_id})"}
+                {
+                    "camera_id": (
+                        "camera_taken",
+                        f"camera {entry.camera_id} is already registered (to edge {existing.edge_id})",
+                    )
+                }
             )
         self.store.add_camera(entry, now)
         return self._existing_camera(entry.camera_id)
@@ -309,7 +332,7 @@ class DeviceRegistry:
     def _existing_camera(self, camera_id: str) -> RegisteredCamera:
         current = self.store.camera(camera_id)
         if current is None:
-            raise NotRegistered({"camera_id": f"no camera {camera_id!r} is registered"})
+            raise NotRegistered({"camera_id": ("not_registered", f"no camera {camera_id!r} is registered")})
         return current
 
     # ------------------------------------------------------------ the edges' config

@@ -150,6 +150,7 @@ def test_a_person_at_the_door_is_checked_in_on_the_server(
         assert camera["reachable"]
         assert camera["bad_frames"] == 0
         assert camera["error"] is None
+        assert camera["reconnects"] == 0
 
         def down_camera() -> dict[str, object] | None:
             return next((d for d in api.get("/api/v1/devices").json() if d["device_id"] == "CAM-0002"), None)

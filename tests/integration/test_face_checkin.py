@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import base64
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from contracts import DeviceStatus, FaceLiveness, FaceObservation, FaceOutcome, decode_event
+from devices.camera import Frame, StreamEnded
 from devices.cameras.opencv_source import OpenCvSource
 from devices.cameras.reconnecting import Camera
+from devices.errors import DeviceUnreachable
 from devices.face.engine import FaceEngine
 from devices.face.gallery import Gallery
 from devices.face.images import decode_photo, load_photo
@@ -199,3 +202,64 @@ def test_a_camera_that_is_down_reports_unreachable_on_a_timer_and_clears_the_err
         worker.join(timeout=30)
         outbox.close()
     assert not worker.is_alive()
+
+
+class DroppingSource:
+    """A camera that gives ``before`` frames, drops once, then gives ``after`` frames and ends."""
+
+    def __init__(self, before: int, after: int) -> None:
+        self.script = ["f"] * before + ["drop"] + ["f"] * after
+        self.index = 0
+
+    @property
+    def name(self) -> str:
+        return "dropping"
+
+    def open(self) -> None:
+        pass
+
+    def read(self) -> Frame:
+        if not self.script:
+            raise StreamEnded("camera cam-drop", "end")
+        if self.script.pop(0) == "drop":
+            raise DeviceUnreachable("camera cam-drop", "the stream dropped")
+        self.index += 1
+        return Frame(np.full((120, 160, 3), 90, np.uint8), self.index, datetime.now(UTC))
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_camera_reports_how_often_its_stream_was_reopened_and_the_server_keeps_it(
+    tmp_path: Path, gallery: Gallery
+) -> None:
+    from server.adapters.db import create_db_engine
+    from server.adapters.ingest_store import SqlIngestStore
+    from server.adapters.migrate import migrate
+    from server.adapters.read_store import ReadStore
+    from server.services.ingest import IngestBatch
+
+    settings = CameraSettings(camera_id="cam-drop", source="rtsp", location="rtsp://10.0.0.9/s")
+    outbox = Outbox(tmp_path / "outbox.sqlite3")
+    loop = FaceCheckInLoop(
+        edge_id="edge-face",
+        settings=settings,
+        camera=Camera("cam-drop", DroppingSource(5, 5), backoff=(0.001,)),
+        engine=FaceEngine(settings.engine_config(), gallery),
+        outbox=outbox,
+        clock=SystemClock(),
+        status_interval=3600,  # only the final report
+    )
+    loop.run(threading.Event())
+    (status,) = _statuses(outbox)
+    outbox.close()
+    assert (status.reconnects, status.error, status.bad_frames) == (1, None, 0)
+    database_url = f"sqlite:///{tmp_path / 'server.sqlite3'}"
+    migrate(database_url)
+    engine = create_db_engine(database_url)
+    try:
+        SqlIngestStore(engine).store_batch(IngestBatch(events=[status]), datetime.now(UTC))
+        (device,) = ReadStore(engine).devices()
+        assert (device["device_id"], device["reconnects"]) == ("cam-drop", 1)
+    finally:
+        engine.dispose()
