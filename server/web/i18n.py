@@ -144,6 +144,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "Push (ADMS) models need no address: the terminal uploads to its edge",
     ),
     "devices.site": ("地点", "Site"),
+    "devices.site_edge": ("地点 / 边缘代理", "Site / edge"),
     "devices.edge": ("边缘代理", "Edge"),
     "devices.edge_id": ("边缘代理编号", "Edge id"),
     "devices.edge_hint": (
