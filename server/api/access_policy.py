@@ -54,9 +54,9 @@ def allow(*roles: Role, staff: StaffScope | None = None, biometric_view: bool = 
     return Rule(frozenset(roles), staff=staff, biometric_view=biometric_view)
 
 
-def page(*roles: Role, staff: StaffScope | None = None) -> Rule:
+def page(*roles: Role, staff: StaffScope | None = None, biometric_view: bool = False) -> Rule:
     """A web page (server/web): the nav shows it to exactly these roles."""
-    return Rule(frozenset(roles), staff=staff, page=True)
+    return Rule(frozenset(roles), staff=staff, biometric_view=biometric_view, page=True)
 
 
 PUBLIC = Rule(public=True)
@@ -168,6 +168,25 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/devices/edges/new"): page(ADMIN),
     ("POST", "/devices/edges"): page(ADMIN),
     ("GET", "/me"): page(ADMIN, HR, INSPECTOR, STAFF, staff=OWN.SIGNED_IN_USER),
+    # incidents and warnings pages (server/web/incident_pages.py, warning_pages.py)
+    ("GET", "/incidents"): page(ADMIN, HR, INSPECTOR, STAFF, staff=OWN.STAFF_QUERY),
+    ("GET", "/incidents/new"): page(ADMIN, HR, INSPECTOR),
+    ("POST", "/incidents"): page(ADMIN, HR, INSPECTOR),
+    ("GET", "/incidents/{incident_id}"): page(ADMIN, HR, INSPECTOR, STAFF, staff=OWN.INCIDENT_PATH),
+    ("POST", "/incidents/{incident_id}/decision"): page(ADMIN, HR),
+    ("POST", "/incidents/{incident_id}/explanation"): page(ADMIN, HR, STAFF, staff=OWN.INCIDENT_PATH),
+    ("POST", "/incidents/{incident_id}/appeal"): page(ADMIN, HR, STAFF, staff=OWN.INCIDENT_PATH),
+    ("POST", "/incidents/{incident_id}/attachments"): page(
+        ADMIN, HR, INSPECTOR, STAFF, staff=OWN.INCIDENT_PATH
+    ),
+    ("GET", "/incidents/{incident_id}/attachments/{attachment_id}"): page(
+        ADMIN, HR, INSPECTOR, STAFF, staff=OWN.INCIDENT_PATH, biometric_view=True
+    ),
+    ("GET", "/incidents/{incident_id}/snapshots/{event_id}"): page(
+        ADMIN, HR, INSPECTOR, STAFF, staff=OWN.INCIDENT_PATH, biometric_view=True
+    ),
+    ("POST", "/incidents/{incident_id}/warning"): page(ADMIN, HR),
+    ("GET", "/warnings"): page(ADMIN, HR, INSPECTOR, STAFF, staff=OWN.STAFF_QUERY),
 }
 
 

@@ -117,8 +117,9 @@ def _edges(engine: Engine, registry: SqlRegistryStore) -> list[EdgeRow]:
     with engine.connect() as c:
         statuses = {row.edge_id: row for row in c.execute(select(tables.edges))}
     registered_devices: dict[str, int] = {}
-    for device in [*registry.terminals(), *registry.cameras()]:
-        registered_devices[device.edge_id] = registered_devices.get(device.edge_id, 0) + 1
+    edge_of_each = [t.edge_id for t in registry.terminals()] + [c.edge_id for c in registry.cameras()]
+    for edge_id in edge_of_each:
+        registered_devices[edge_id] = registered_devices.get(edge_id, 0) + 1
     rows = []
     for edge_id in sorted(credentials.keys() | statuses.keys()):
         credential, status = credentials.get(edge_id), statuses.get(edge_id)

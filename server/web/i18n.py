@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from server.web.i18n_incidents import MESSAGES as INCIDENT_MESSAGES
+
 LANGUAGES = ("zh", "en")
 DEFAULT_LANGUAGE = "zh"
 LANGUAGE_COOKIE = "kaoqin_lang"
@@ -258,6 +260,9 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "me.who": ("用户名：{username}，职工编号：{staff_id}", "Username {username}, staff id {staff_id}"),
     "me.no_staff": ("此账户未关联职工", "This account is not linked to a staff member"),
 }
+
+# Groups kept in their own modules (one per area, so concurrent pages do not edit the same lines).
+CATALOGUE |= INCIDENT_MESSAGES
 
 
 class MissingMessage(KeyError):
