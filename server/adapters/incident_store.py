@@ -143,10 +143,14 @@ class IncidentStore:
             found |= {r["detection_key"]: dict(r) for r in rows}
         return found
 
-    def add_attachment(self, row: dict[str, Any]) -> None:
+    def add_attachment(self, row: dict[str, Any], connection: Connection | None = None) -> None:
+        """Store an attachment of an existing incident (in ``connection``'s transaction if given)."""
+        if connection is not None:
+            self.incident(row["incident_id"], connection)
+            connection.execute(insert(t.incident_attachments).values(**row))
+            return
         with self.engine.begin() as c:
-            self.incident(row["incident_id"], c)
-            c.execute(insert(t.incident_attachments).values(**row))
+            self.add_attachment(row, c)
 
     def attachment(self, incident_id: str, attachment_id: str) -> dict[str, Any]:
         a = t.incident_attachments

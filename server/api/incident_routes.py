@@ -7,8 +7,6 @@ every step is recorded with who, when and why; the signed-in user who sent it is
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
@@ -24,11 +22,11 @@ from server.api.incident_schemas import (
     WarningOut,
 )
 from server.domain.incidents import PROHIBITION_TEXT, IncidentAction, IncidentState, Prohibition
+from server.services.incidents import MAX_ATTACHMENT_BYTES, NewAttachment
 from server.services.working_time_models import Id
 
 incident_router = APIRouter(prefix="/api/v1", tags=["incidents and warnings"])
 
-_MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024
 Person = Annotated[str, Field(min_length=1, max_length=255)]
 Reason = Annotated[str, Field(min_length=1, max_length=5000)]
 
@@ -193,24 +191,12 @@ async def attach(
     file: Annotated[UploadFile, File(description="a photo, a document, a recording")],
     uploaded_by: Annotated[str, Form(min_length=1, max_length=255)],
 ) -> AttachmentCreated:
-    content = await file.read(_MAX_ATTACHMENT_BYTES + 1)
+    content = await file.read(MAX_ATTACHMENT_BYTES + 1)
+    new = NewAttachment(
+        file.filename or "attachment", file.content_type or "application/octet-stream", content
+    )
     with refusals():
-        if len(content) > _MAX_ATTACHMENT_BYTES:
-            raise ValueError(f"file: larger than {_MAX_ATTACHMENT_BYTES} bytes")
-        if not content:
-            raise ValueError("file: empty")
-        attachment_id = str(uuid.uuid4())
-        services.incidents.store.add_attachment(
-            {
-                "attachment_id": attachment_id,
-                "incident_id": incident_id,
-                "filename": file.filename or "attachment",
-                "content_type": file.content_type or "application/octet-stream",
-                "content": content,
-                "uploaded_by": uploaded_by,
-                "uploaded_at": datetime.now(UTC),
-            }
-        )
+        attachment_id = services.incidents.attach(incident_id, new, uploaded_by)
     return AttachmentCreated(attachment_id=attachment_id, size=len(content))
 
 

@@ -28,6 +28,24 @@ logger = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 
+MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class NewAttachment:
+    """A file attached to an incident: a photo, a document, a recording."""
+
+    filename: str
+    content_type: str
+    content: bytes
+
+    def check(self) -> None:
+        """Refuse an empty or oversized file (ValueError naming the ``file`` field)."""
+        if len(self.content) > MAX_ATTACHMENT_BYTES:
+            raise ValueError(f"file: {self.filename} is larger than {MAX_ATTACHMENT_BYTES} bytes")
+        if not self.content:
+            raise ValueError(f"file: {self.filename} is empty")
+
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
@@ -50,8 +68,12 @@ class IncidentService:
         self.clock = clock
 
     # ------------------------------------------------------------------ reported by people
-    def report(self, values: dict[str, Any]) -> str:
-        """An incident reported by an inspector (any prohibition), in state ``reported``."""
+    def report(self, values: dict[str, Any], attachments: Iterable[NewAttachment] = ()) -> str:
+        """An incident reported by an inspector (any prohibition), in state ``reported``, with its
+        attachments in the same transaction (a refused file leaves no incident behind)."""
+        files = list(attachments)
+        for file in files:
+            file.check()
         incident_id = str(uuid.uuid4())
         now = self.clock()
         with self.store.engine.begin() as c:
@@ -83,7 +105,33 @@ class IncidentService:
                 "at": now,
             }
             self.store.insert_incidents(c, [row], [event])
+            for file in files:
+                self._store_attachment(c, incident_id, file, values["reported_by"], now)
         return incident_id
+
+    def attach(self, incident_id: str, file: NewAttachment, uploaded_by: str) -> str:
+        """Attach a file to an existing incident; returns the attachment's id."""
+        file.check()
+        with self.store.engine.begin() as c:
+            return self._store_attachment(c, incident_id, file, uploaded_by, self.clock())
+
+    def _store_attachment(
+        self, c: Connection, incident_id: str, file: NewAttachment, uploaded_by: str, now: datetime
+    ) -> str:
+        attachment_id = str(uuid.uuid4())
+        self.store.add_attachment(
+            {
+                "attachment_id": attachment_id,
+                "incident_id": incident_id,
+                "filename": file.filename or "attachment",
+                "content_type": file.content_type or "application/octet-stream",
+                "content": file.content,
+                "uploaded_by": uploaded_by,
+                "uploaded_at": now,
+            },
+            c,
+        )
+        return attachment_id
 
     def act(self, incident_id: str, action: IncidentAction, actor: str, reason: str) -> dict[str, Any]:
         """Review, confirm, dismiss, explain or appeal; every step records who, when and why."""

@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from server.api.access_policy import DENIED_HEADER, POLICY, SESSION_COOKIE
+from server.domain.incidents import IncidentAction, IncidentState
 from server.services.auth import Role
 from server.services.auth_settings import AuthSettings
 from server.web.i18n import CATALOGUE
@@ -183,9 +184,29 @@ def test_every_message_key_the_templates_use_is_in_the_catalogue_in_both_languag
         used |= set(re.findall(r"""["']([a-z]+\.[a-z0-9_.]+)["']""", text)) & set(CATALOGUE)
     used |= {entry.key for entry in NAV} | {f"role.{role.value}" for role in Role}
     used |= {"feed.kind.punch", "feed.kind.face"}
+    # the incident pages' families (server/web/incident_pages.py, warning_pages.py)
+    used |= {f"incidents.state.{s.value}" for s in IncidentState}
+    used |= {f"incidents.source.{s}" for s in ("rule", "inspector")}
+    used |= {f"incidents.action.{a.value}" for a in IncidentAction} | {
+        "incidents.action.report",
+        "incidents.action.detect",
+        "incidents.action.reinstate",
+    }
+    used |= {f"incidents.do.{a}" for a in ("review", "confirm", "dismiss", "explain", "appeal", "warn")}
+    used |= {
+        f"incidents.done.{a}" for a in ("review", "confirm", "dismiss", "explain", "appeal", "attach", "warn")
+    }
+    used |= {
+        "incidents.statement.explain",
+        "incidents.statement.appeal",
+        "warnings.kind.personal",
+        "warnings.kind.escalation",
+    }
+    incident_families = {"incidents.state.", "incidents.source.", "incidents.action.", "incidents.do."}
+    incident_families |= {"warnings.kind."}
     missing = sorted(key for key in used if key not in CATALOGUE)
     assert not missing, f"add to server/web/i18n.py CATALOGUE: {missing}"
-    assert prefixes == {"role.", "feed.kind."}, prefixes  # each family is listed above
+    assert prefixes == {"role.", "feed.kind."} | incident_families, prefixes  # each family is listed above
     half = [key for key, (zh, en) in CATALOGUE.items() if not zh.strip() or not en.strip()]
     assert not half, f"these keys lack a language: {half}"
     assert len(used) > 40
