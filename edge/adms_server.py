@@ -132,6 +132,11 @@ class AdmsEndpoint:
         self.watchdog.watch(accepted)
         return sorted(accepted)
 
+    @property
+    def serials(self) -> list[str]:
+        """Every serial accepted now (``adms.terminals`` and the registered push terminals)."""
+        return sorted(self._terminals)
+
     def terminal(self, serial: str) -> AdmsTerminalSettings | None:
         return self._terminals.get(serial)
 

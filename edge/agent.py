@@ -242,7 +242,7 @@ class EdgeAgent:
         targets = [p for p in self.all_pollers() if action.device_serial in (None, p.serial)]
         for poller in targets:
             poller.submit(task)
-        adms_serials = [t.serial for t in self.settings.adms.terminals] if self.settings.adms else []
+        adms_serials = self.adms.serials if self.adms is not None else []  # the YAML's and registered
         adms_targets = [s for s in adms_serials if action.device_serial in (None, s)]
         if self.adms is not None:
             for serial in adms_targets:

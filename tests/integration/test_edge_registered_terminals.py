@@ -1,8 +1,8 @@
 """Terminals registered through the API reach the edge as its retained config: real simulators
 over pyzk, the server with its embedded broker, an edge agent started without them in its YAML.
 
-Registering a terminal starts a poller whose punches arrive on the server; deleting it stops the
-poller (the simulator's live session closes). A registered push terminal joins the ADMS allow-list;
+Registering a terminal starts a poller (restarted at the corrected address after a change) whose
+punches arrive on the server; deleting it stops the poller (the simulator's live session closes). A registered push terminal joins the ADMS allow-list;
 a serial the YAML lists too keeps the YAML's settings."""
 
 from __future__ import annotations
@@ -70,11 +70,15 @@ def _stored(api: TestClient, serial: str) -> int:
 
 def _reachable(api: TestClient, serial: str) -> bool:
     devices = api.get("/api/v1/devices").json()
-    items = devices["items"] if isinstance(devices, dict) else devices
-    return any(d["device_id"] == serial and d["reachable"] for d in items)
+    return any(d["device_id"] == serial and d["reachable"] for d in devices)
 
 
-def test_a_registered_terminal_is_polled_until_its_registration_is_deleted(
+def _unreachable(api: TestClient, serial: str) -> bool:
+    devices = api.get("/api/v1/devices").json()
+    return any(d["device_id"] == serial and not d["reachable"] for d in devices)
+
+
+def test_a_registered_terminal_is_polled_from_its_corrected_address_until_its_registration_is_deleted(
     api: TestClient, tmp_path: Path
 ) -> None:
     with TerminalSimulator(serial="KQREG0001", users=5, records=12, timezone=ZONE, seed=5) as sim:
@@ -82,8 +86,15 @@ def test_a_registered_terminal_is_polled_until_its_registration_is_deleted(
         agent.start()
         try:
             assert agent.all_pollers() == []
-            _register(api, "KQREG0001", host="127.0.0.1", port=sim.port)
+            _register(api, "KQREG0001", host="127.0.0.1", port=1)
 
+            # Registered at a port where nothing answers: reported unreachable, then corrected.
+            wait_until(lambda: _unreachable(api, "KQREG0001"), 30, "the wrong address reported")
+            change = {"model": MODEL, "site_id": "hq", "edge_id": "edge-reg", "timezone": ZONE}
+            moved = api.put(
+                "/api/v1/registry/terminals/KQREG0001", json={**change, "host": "127.0.0.1", "port": sim.port}
+            )
+            assert moved.status_code == 200, moved.text
             wait_until(lambda: _stored(api, "KQREG0001") == 12, 30, "the terminal's 12 records on the server")
             wait_until(lambda: _reachable(api, "KQREG0001"), 30, "the terminal reported online")
             wait_until(lambda: sim.state.live_listeners == 1, 30, "the edge capturing live punches")
