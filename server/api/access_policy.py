@@ -187,6 +187,18 @@ POLICY: dict[tuple[str, str], Rule] = {
     ),
     ("POST", "/incidents/{incident_id}/warning"): page(ADMIN, HR),
     ("GET", "/warnings"): page(ADMIN, HR, INSPECTOR, STAFF, staff=OWN.STAFF_QUERY),
+    # staff and departments pages (server/web/staff_pages.py)
+    ("GET", "/staff"): page(ADMIN, HR, INSPECTOR),
+    ("GET", "/staff/new"): page(ADMIN, HR),
+    ("POST", "/staff"): page(ADMIN, HR),
+    ("GET", "/staff/departments/new"): page(ADMIN, HR),
+    ("GET", "/staff/departments/{department_id}"): page(ADMIN, HR),
+    ("POST", "/staff/departments"): page(ADMIN, HR),
+    # shows the face consent and how many photos are enrolled, like GET /api/v1/faces/{staff_id}
+    ("GET", "/staff/{staff_id}"): page(ADMIN, HR, biometric_view=True),
+    ("POST", "/staff/{staff_id}/face/consent"): page(ADMIN, HR),
+    ("POST", "/staff/{staff_id}/face/photos"): page(ADMIN, HR),
+    ("POST", "/staff/{staff_id}/face/delete"): page(ADMIN, HR),
 }
 
 

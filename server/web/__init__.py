@@ -28,6 +28,7 @@ def install_web(app: FastAPI, signing_secret: str) -> None:
     from server.web.incident_pages import incident_router
     from server.web.pages import pages_router
     from server.web.rendering import STATIC, build_environment, install_error_pages
+    from server.web.staff_pages import staff_router
     from server.web.warning_pages import warning_router
 
     app.state.web = WebContext(SessionKeys.derive(signing_secret), build_environment())
@@ -35,6 +36,7 @@ def install_web(app: FastAPI, signing_secret: str) -> None:
     app.include_router(dashboard_router)
     app.include_router(incident_router)
     app.include_router(warning_router)
+    app.include_router(staff_router)
     app.include_router(devices_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     install_error_pages(app)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from server.web.i18n_incidents import MESSAGES as INCIDENT_MESSAGES
+from server.web.i18n_staff import MESSAGES as STAFF_MESSAGES
 
 LANGUAGES = ("zh", "en")
 DEFAULT_LANGUAGE = "zh"
@@ -262,7 +263,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
 }
 
 # Groups kept in their own modules (one per area, so concurrent pages do not edit the same lines).
-CATALOGUE |= INCIDENT_MESSAGES
+CATALOGUE |= INCIDENT_MESSAGES | STAFF_MESSAGES
 
 
 class MissingMessage(KeyError):

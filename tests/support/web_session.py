@@ -3,6 +3,7 @@ browser), post forms with the page's CSRF token, and set an office up through th
 
 from __future__ import annotations
 
+import html as html_text
 import re
 from typing import Any
 
@@ -50,7 +51,7 @@ def post_form(
 def field_error(html: str, name: str) -> str | None:
     """The message shown next to field ``name`` (None when it has none)."""
     found = re.search(rf'id="f-{re.escape(name)}-error">(.*?)</p>', html, re.S)
-    return found.group(1).strip() if found else None
+    return html_text.unescape(found.group(1).strip()) if found else None
 
 
 def seed_office(client: TestClient, database_url: str) -> dict[str, str]:
