@@ -37,6 +37,7 @@ from server.api.metrics_routes import ServerMetricSources, build_metrics_registr
 from server.api.registry_routes import registry_router, start_registry_services
 from server.api.routes import health_router, router
 from server.api.terminal_routes import terminal_router
+from server.reports.jobs import ReportServices
 from server.services.auth import Authenticator, token_secret
 from server.services.face_enrolment import PhotoEncoder
 from server.services.incidents import Clock, utc_now
@@ -113,6 +114,8 @@ def create_app(
             )
             app.state.attendance = AttendanceServices.build(engine, settings.attendance, clock)
             stack.callback(start_attendance_scheduler(app.state.attendance))
+            app.state.reports = ReportServices.build(engine, settings.reports, settings.attendance.zone)
+            stack.callback(app.state.reports.jobs.shutdown)
             stack.callback(
                 start_face_services(
                     app,

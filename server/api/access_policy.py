@@ -168,6 +168,19 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/devices/edges/new"): page(ADMIN),
     ("POST", "/devices/edges"): page(ADMIN),
     ("GET", "/me"): page(ADMIN, HR, INSPECTOR, STAFF, staff=OWN.SIGNED_IN_USER),
+    # attendance pages and exports (server/web/attendance_pages.py, export_pages.py; docs/reports.md)
+    ("GET", "/attendance"): page(ADMIN, HR, INSPECTOR, STAFF, staff=OWN.SIGNED_IN_USER),  # staff: own month
+    ("GET", "/attendance/month"): page(ADMIN, HR, INSPECTOR),
+    ("GET", "/attendance/charts/trend.png"): page(ADMIN, HR, INSPECTOR),
+    ("GET", "/attendance/charts/uptime.png"): page(ADMIN, HR, INSPECTOR),
+    ("GET", "/attendance/staff/{staff_id}"): page(ADMIN, HR, INSPECTOR, STAFF, staff=OWN.STAFF_PATH),
+    ("GET", "/attendance/staff/{staff_id}/snapshots/{event_id}"): page(
+        ADMIN, HR, INSPECTOR, STAFF, staff=OWN.STAFF_PATH, biometric_view=True
+    ),
+    ("POST", "/exports"): page(ADMIN, HR, INSPECTOR),
+    ("GET", "/exports/{job_id}"): page(ADMIN, HR, INSPECTOR),
+    ("GET", "/exports/{job_id}/status"): page(ADMIN, HR, INSPECTOR),
+    ("GET", "/exports/{job_id}/file"): page(ADMIN, HR, INSPECTOR),
     # incidents and warnings pages (server/web/incident_pages.py, warning_pages.py)
     ("GET", "/incidents"): page(ADMIN, HR, INSPECTOR, STAFF, staff=OWN.STAFF_QUERY),
     ("GET", "/incidents/new"): page(ADMIN, HR, INSPECTOR),

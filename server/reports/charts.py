@@ -7,12 +7,16 @@ department / device ids rather than Chinese names, which would be drawn as empty
 from __future__ import annotations
 
 import io
+import threading
 from typing import TYPE_CHECKING
 
 from server.reports.service import Trend, Uptime
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
+
+# matplotlib's font cache and text layout are not made for threads: pages and export jobs draw one at a time.
+_DRAWING = threading.Lock()
 
 
 def _figure(width: float, height: float) -> Figure:
@@ -29,6 +33,17 @@ def _png(figure: Figure) -> bytes:
 
 def trend_chart(trend: Trend, title: str) -> bytes:
     """Two panels, late and absent people per day (or month), a line per department."""
+    with _DRAWING:
+        return _trend_chart(trend, title)
+
+
+def uptime_chart(uptime: list[Uptime], title: str) -> bytes:
+    """A bar per device: the share of the period it was reachable."""
+    with _DRAWING:
+        return _uptime_chart(uptime, title)
+
+
+def _trend_chart(trend: Trend, title: str) -> bytes:
     figure = _figure(9, 5)
     late_axes, absent_axes = figure.subplots(2, 1, sharex=True)
     positions = list(range(len(trend.labels)))
@@ -52,8 +67,7 @@ def trend_chart(trend: Trend, title: str) -> bytes:
     return _png(figure)
 
 
-def uptime_chart(uptime: list[Uptime], title: str) -> bytes:
-    """A bar per device: the share of the period it was reachable."""
+def _uptime_chart(uptime: list[Uptime], title: str) -> bytes:
     figure = _figure(9, max(2.5, 0.35 * len(uptime) + 1.5))
     axes = figure.subplots()
     if not uptime:

@@ -23,8 +23,10 @@ class WebContext:
 
 def install_web(app: FastAPI, signing_secret: str) -> None:
     """Mount the pages, their static files and their error pages on ``app``."""
+    from server.web.attendance_pages import attendance_pages_router
     from server.web.dashboard import dashboard_router
     from server.web.devices import devices_router
+    from server.web.export_pages import export_router
     from server.web.incident_pages import incident_router
     from server.web.pages import pages_router
     from server.web.rendering import STATIC, build_environment, install_error_pages
@@ -34,6 +36,8 @@ def install_web(app: FastAPI, signing_secret: str) -> None:
     app.state.web = WebContext(SessionKeys.derive(signing_secret), build_environment())
     app.include_router(pages_router)
     app.include_router(dashboard_router)
+    app.include_router(attendance_pages_router)
+    app.include_router(export_router)
     app.include_router(incident_router)
     app.include_router(warning_router)
     app.include_router(staff_router)

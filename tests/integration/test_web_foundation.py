@@ -17,7 +17,10 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from server.api.access_policy import DENIED_HEADER, POLICY, SESSION_COOKIE
+from server.domain.day_decision import DayStatus
 from server.domain.incidents import IncidentAction, IncidentState
+from server.reports.exports import ExportKind
+from server.reports.model import TOTAL_COLUMNS
 from server.services.auth import Role
 from server.services.auth_settings import AuthSettings
 from server.web.i18n import CATALOGUE
@@ -204,6 +207,11 @@ def test_every_message_key_the_templates_use_is_in_the_catalogue_in_both_languag
     }
     incident_families = {"incidents.state.", "incidents.source.", "incidents.action.", "incidents.do."}
     incident_families |= {"warnings.kind."}
+    # the attendance pages' families (server/web/attendance_pages.py, export_pages.py)
+    used |= {f"status.{s.value}" for s in DayStatus} | {"status.pending"}
+    used |= {f"total.{attribute}" for _, attribute in TOTAL_COLUMNS}
+    used |= {"person.punch", "person.face"} | {f"export.kind.{k.value}" for k in ExportKind}
+    incident_families |= {"status.", "total.", "person.", "export.kind."}
     missing = sorted(key for key in used if key not in CATALOGUE)
     assert not missing, f"add to server/web/i18n.py CATALOGUE: {missing}"
     assert prefixes == {"role.", "feed.kind."} | incident_families, prefixes  # each family is listed above
