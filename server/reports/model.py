@@ -54,7 +54,7 @@ def month_bounds(month: str) -> tuple[date, date]:
     try:
         year_text, number_text = month.split("-")
         year, number = int(year_text), int(number_text)
-        if len(year_text) != 4 or not 1 <= number <= 12:
+        if len(year_text) != 4 or len(number_text) != 2 or not 1 <= number <= 12:
             raise ValueError
     except ValueError:
         raise ValueError(f"month: {month!r} is not a month; use YYYY-MM, e.g. 2026-11") from None
