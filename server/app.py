@@ -19,7 +19,7 @@ from server.adapters.db import create_db_engine
 from server.adapters.embedded_broker import EmbeddedBroker
 from server.adapters.ingest_store import SqlIngestStore
 from server.adapters.migrate import migrate
-from server.adapters.mqtt_consumer import MqttConsumer
+from server.adapters.mqtt_consumer import MqttConsumer, MqttTls
 from server.adapters.read_store import ReadStore
 from server.adapters.site_roster_store import SqlSiteRoster
 from server.adapters.user_store import RecordOwners, UserStore
@@ -89,6 +89,7 @@ def create_app(
                 shared_group=settings.mqtt_shared_group,
                 username=settings.mqtt_username,
                 password=settings.mqtt_password(),
+                tls=MqttTls(settings.mqtt_ca_file, settings.mqtt_cert_file, settings.mqtt_key_file),
             )
             template_relay.sender = consumer
             consumer.start()

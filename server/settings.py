@@ -38,7 +38,7 @@ class ServerSettings(BaseSettings):
     )
     mqtt_url: str | None = Field(
         default=None,
-        description="mqtt://host:port of an external broker; unset starts the embedded broker",
+        description="mqtt://host:port (mqtts:// for TLS) of an external broker; unset starts the embedded one",
     )
     embedded_broker_host: str = "127.0.0.1"
     embedded_broker_port: int = Field(default=18830, ge=1, le=65535)
@@ -66,6 +66,10 @@ class ServerSettings(BaseSettings):
     mqtt_password_file: Path | None = Field(
         default=None, description="file holding the server's MQTT password (never the password itself)"
     )
+    # TLS (mqtts://): the deployed broker (deploy/mosquitto) wants our CA and a client certificate.
+    mqtt_ca_file: Path | None = Field(default=None, description="CA the broker's certificate must chain to")
+    mqtt_cert_file: Path | None = Field(default=None, description="client certificate (PEM) for mqtts://")
+    mqtt_key_file: Path | None = Field(default=None, description="private key (PEM) of mqtt_cert_file")
     firmware_configs_dir: Path = Field(
         default=BUNDLED_FIRMWARE_CONFIGS,
         description="the terminal models a terminal may be registered as (one YAML per model)",
@@ -112,6 +116,14 @@ class ServerSettings(BaseSettings):
     def _mqtt_username_and_password_together(self) -> ServerSettings:
         if (self.mqtt_username is None) != (self.mqtt_password_file is None):
             raise ValueError("set mqtt_username and mqtt_password_file together, or neither")
+        return self
+
+    @model_validator(mode="after")
+    def _mqtt_tls_files_fit_the_url(self) -> ServerSettings:
+        if (self.mqtt_cert_file is None) != (self.mqtt_key_file is None):
+            raise ValueError("set mqtt_cert_file and mqtt_key_file together")
+        if (self.mqtt_ca_file or self.mqtt_cert_file) and not (self.mqtt_url or "").startswith("mqtts://"):
+            raise ValueError(f"mqtt_ca_file/mqtt_cert_file need an mqtts:// mqtt_url, not {self.mqtt_url!r}")
         return self
 
     def mqtt_password(self) -> str | None:

@@ -16,8 +16,8 @@ import queue
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -25,6 +25,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from contracts import EdgeCommand, ack_topic, command_topic, encode, server_event_filter, server_status_filter
+from contracts.broker_url import parse_broker_url
 from server.services.ingest import InboundMessage, IngestResult, IngestService, StoreUnavailable
 
 logger = logging.getLogger(__name__)
@@ -37,19 +38,27 @@ _SESSION_NEVER_EXPIRES = 0xFFFFFFFF
 
 
 class MqttUrlError(ValueError):
-    """The broker URL is not mqtt://host[:port]."""
+    """The broker URL is not mqtt://host[:port] or mqtts://host[:port]."""
 
 
 def parse_mqtt_url(url: str) -> tuple[str, int]:
-    """Host and port of ``mqtt://host[:port]`` (port 1883 when omitted)."""
-    parts = urlsplit(url)
-    if parts.scheme != "mqtt" or not parts.hostname:
-        raise MqttUrlError(f"broker URL {url!r} must look like mqtt://host:port")
+    """Host and port of ``mqtt://host[:port]`` (port 1883 when omitted) or ``mqtts://host[:port]``
+    (TLS, port 8883 when omitted)."""
     try:
-        port = parts.port or 1883
-    except ValueError:
-        raise MqttUrlError(f"broker URL {url!r} has an invalid port") from None
-    return parts.hostname, port
+        address = parse_broker_url(url)
+    except ValueError as exc:
+        raise MqttUrlError(str(exc)) from None
+    return address.host, address.port
+
+
+@dataclass(frozen=True)
+class MqttTls:
+    """Files for an mqtts:// broker: the CA its certificate must chain to (None: the system's CAs)
+    and, for a broker that requires one (deploy/mosquitto does), our client certificate and key."""
+
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -78,14 +87,17 @@ class MqttConsumer:
         receive_maximum: int | None = None,
         username: str | None = None,
         password: str | None = None,
+        tls: MqttTls | None = None,
     ) -> None:
         """``mqtt5`` speaks MQTT 5 (needed for ``shared_group``, an MQTT 5 shared subscription that
         several server processes split the event stream through). ``receive_maximum`` (MQTT 5) is how
         many unacknowledged messages the broker may send us: PUBACK follows the commit, so it bounds
-        the batch size; it defaults to twice ``batch_size``."""
+        the batch size; it defaults to twice ``batch_size``. An mqtts:// ``broker_url`` speaks TLS with
+        ``tls`` (default: the system's CAs, no client certificate)."""
         if shared_group is not None and not mqtt5:
             raise ValueError("a shared subscription needs MQTT 5 (mqtt5=True)")
         self._host, self._port = parse_mqtt_url(broker_url)
+        self._scheme = "mqtts" if parse_broker_url(broker_url).tls else "mqtt"
         self._mqtt5 = mqtt5
         self._shared_group = shared_group
         self._receive_maximum = min(receive_maximum or 2 * batch_size, 65535)
@@ -112,6 +124,15 @@ class MqttConsumer:
             )
         if username is not None:
             self._client.username_pw_set(username, password)  # the broker's password file + ACL
+        if self._scheme == "mqtts":
+            tls = tls or MqttTls()
+            self._client.tls_set(
+                ca_certs=str(tls.ca_file) if tls.ca_file else None,
+                certfile=str(tls.cert_file) if tls.cert_file else None,
+                keyfile=str(tls.key_file) if tls.key_file else None,
+            )
+        elif tls is not None and (tls.ca_file or tls.cert_file):
+            raise ValueError(f"TLS files given for {broker_url!r}: use an mqtts:// URL")
         self._client.reconnect_delay_set(min_delay=1, max_delay=10)
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
@@ -178,7 +199,7 @@ class MqttConsumer:
         else:
             self._client.connect_async(self._host, self._port, keepalive=_KEEPALIVE_SECONDS)
         self._client.loop_start()
-        logger.info("MQTT consumer connecting to mqtt://%s:%s", self._host, self._port)
+        logger.info("MQTT consumer connecting to %s://%s:%s", self._scheme, self._host, self._port)
 
     def stop(self, timeout: float = 10.0) -> None:
         """Finish the batch in hand, disconnect, and stop both threads."""
@@ -203,7 +224,8 @@ class MqttConsumer:
             [(server_event_filter(share_group=self._shared_group), 1), (server_status_filter(), 1)]
         )
         logger.info(
-            "connected to mqtt://%s:%s (session present: %s)",
+            "connected to %s://%s:%s (session present: %s)",
+            self._scheme,
             self._host,
             self._port,
             flags.session_present,

@@ -37,7 +37,9 @@ def test_utc_datetime_refuses_naive_values() -> None:
 def test_parse_mqtt_url() -> None:
     assert parse_mqtt_url("mqtt://127.0.0.1:1883") == ("127.0.0.1", 1883)
     assert parse_mqtt_url("mqtt://broker") == ("broker", 1883)
-    with pytest.raises(MqttUrlError, match="mqtt://host:port"):
+    assert parse_mqtt_url("mqtts://broker") == ("broker", 8883)  # TLS
+    assert parse_mqtt_url("mqtts://broker:18883") == ("broker", 18883)
+    with pytest.raises(MqttUrlError, match="mqtt:// or mqtts://"):
         parse_mqtt_url("tcp://broker:1883")
     with pytest.raises(MqttUrlError, match="invalid port"):
         parse_mqtt_url("mqtt://broker:99999")
