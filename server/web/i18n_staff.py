@@ -57,6 +57,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "尚无本人同意记录，不能登记照片",
         "No consent on record: photos cannot be enrolled",
     ),
+    "staff.face.rejected": ("照片均未保存：{detail}", "No photo was saved: {detail}"),
     "staff.face.upload": ("上传照片", "Upload photos"),
     "staff.face.enrolled": ("已登记 {n} 张照片（共 {total} 张）", "{n} photo(s) enrolled ({total} in all)"),
     "staff.face.delete": ("删除人脸数据", "Delete face data"),

@@ -281,7 +281,7 @@ async def upload_photos(request: Request, staff_id: str) -> Response:
         except ConsentMissing:
             errors.add("photos", "staff.face.no_consent")
         except EnrolmentRejected as exc:
-            errors.add("photos", REFUSED, detail="; ".join(exc.problems))
+            errors.add("photos", "staff.face.rejected", detail="; ".join(exc.problems))
         except RuntimeError as exc:  # no face engine on this server
             errors.add("photos", REFUSED, detail=str(exc))
     if errors:
