@@ -113,7 +113,14 @@ class EdgeAgent:
             else None
         )
         # Terminals registered on the server (edge/device_registry.py; the YAML's win on conflict).
-        self.registered = RegisteredDevices(settings, self._new_poller, self.adms)
+        self.registered = RegisteredDevices(
+            settings,
+            self._new_poller,
+            self.adms,
+            outbox=self.outbox,
+            clock=self.clock,
+            on_queued=self.link.wake,
+        )
         self.metrics = self._metrics_endpoint()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []

@@ -19,10 +19,22 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from contracts import ConfiguredTerminal, ContractError, EdgeConfig, decode_edge_config
+from contracts import (
+    ConfiguredTerminal,
+    ContractError,
+    DeviceKind,
+    DeviceStatus,
+    EdgeConfig,
+    EventKind,
+    decode_edge_config,
+    encode,
+    event_topic,
+)
 from edge.adms_server import AdmsEndpoint
 from edge.adms_settings import AdmsTerminalSettings
 from edge.firmware import resolve_adms_terminals, resolve_terminals
+from edge.outbox import Outbox, OutboxMessage
+from edge.ports import Clock
 from edge.punch_poller import PunchPoller
 from edge.settings import EdgeSettings, TerminalSettings
 
@@ -40,14 +52,23 @@ class _Running:
 
 
 class RegisteredDevices:
-    """The pollers of registered terminals; ``make_poller`` builds one like the agent's own."""
+    """The pollers of registered terminals; ``make_poller`` builds one like the agent's own. A
+    registered terminal this edge cannot take is reported (a device status, ``reachable: false``,
+    error ``not configured: ...``) so the devices page says why, not only this edge's log."""
 
     def __init__(
         self,
         settings: EdgeSettings,
         make_poller: Callable[[TerminalSettings], PunchPoller],
         adms: AdmsEndpoint | None,
+        *,
+        outbox: Outbox,
+        clock: Clock,
+        on_queued: Callable[[], None],
     ) -> None:
+        self._outbox = outbox
+        self._clock = clock
+        self._on_queued = on_queued
         self._settings = settings
         self._make_poller = make_poller
         self._adms = adms
@@ -147,7 +168,7 @@ class RegisteredDevices:
             )
             (settings,) = resolve_terminals([settings], self._settings.firmware_configs_dir)
         except (ValueError, OSError) as exc:
-            logger.error("registered terminal %s cannot be polled: %s", terminal.serial, exc)
+            self._not_configured(terminal.serial, f"cannot be polled by this edge: {exc}")
             return
         poller = self._make_poller(settings)
         stop = threading.Event()
@@ -175,10 +196,10 @@ class RegisteredDevices:
 
     def _apply_push(self, terminals: list[ConfiguredTerminal]) -> None:
         if self._adms is None:
-            if terminals:
-                logger.error(
-                    "registered push terminals %s cannot upload: this edge has no adms: section",
-                    ", ".join(t.serial for t in terminals),
+            for terminal in terminals:
+                self._not_configured(
+                    terminal.serial,
+                    "a push (ADMS) terminal, but this edge has no adms: section to take its uploads",
                 )
             return
         usable: list[AdmsTerminalSettings] = []
@@ -189,6 +210,22 @@ class RegisteredDevices:
                 )
                 usable += resolve_adms_terminals([settings], self._settings.firmware_configs_dir)
             except (ValueError, OSError) as exc:
-                logger.error("registered push terminal %s cannot be accepted: %s", terminal.serial, exc)
+                self._not_configured(terminal.serial, f"cannot be accepted by this edge: {exc}")
         accepted = self._adms.set_registered(usable)
         logger.info("ADMS endpoint accepts %s", ", ".join(accepted) or "no terminal")
+
+    def _not_configured(self, serial: str, why: str) -> None:
+        error = f"not configured: registered terminal {serial} {why}"
+        logger.error("%s", error)
+        now = self._clock.now()
+        status = DeviceStatus.create(
+            edge_id=self._settings.edge_id,
+            device_id=serial,
+            occurred_at=now,
+            device_kind=DeviceKind.TERMINAL,
+            reachable=False,
+            error=error[:2000],
+        )
+        topic = event_topic(self._settings.edge_id, EventKind.DEVICE_STATUS, serial)
+        self._outbox.add([OutboxMessage(status.event_id, topic, encode(status))])
+        self._on_queued()

@@ -7,6 +7,7 @@ a serial the YAML lists too keeps the YAML's settings."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from fastapi.testclient import TestClient
 from devices.zkteco.simulator import TerminalSimulator
 from edge.adms_settings import AdmsSettings
 from edge.agent import EdgeAgent
-from edge.settings import EdgeSettings, TerminalSettings
+from edge.settings import BUNDLED_FIRMWARE_CONFIGS, EdgeSettings, TerminalSettings
 from tests.support.auth import running_app, sign_in
 from tests.support.processes import wait_until
 
@@ -150,3 +151,32 @@ def test_push_serials_join_the_adms_allow_list_and_the_yaml_wins_over_a_registra
             adms.close()
         finally:
             agent.stop()
+
+
+def test_a_registered_terminal_this_edge_cannot_take_is_reported_with_the_reason(
+    api: TestClient, tmp_path: Path
+) -> None:
+    configs = tmp_path / "firmware_configs"
+    configs.mkdir()
+    shutil.copy(BUNDLED_FIRMWARE_CONFIGS / "speedface_v5l_push.yaml", configs)  # no pull model here
+    agent = _agent(api, tmp_path, firmware_configs_dir=configs)  # and no adms: section
+    agent.start()
+    try:
+        _register(api, "KQGONE0001", host="127.0.0.1", port=4370)
+        _register(api, "CKPUSH0002", model="speedface_v5l_push")
+        wait_until(
+            lambda: {"KQGONE0001", "CKPUSH0002"} <= set(_errors(api)), 30, "both reported as not configured"
+        )
+        errors = _errors(api)
+        assert errors["KQGONE0001"].startswith(
+            "not configured: registered terminal KQGONE0001 cannot be polled"
+        )
+        assert MODEL in errors["KQGONE0001"]
+        assert "no adms: section" in errors["CKPUSH0002"]
+        assert agent.all_pollers() == []
+    finally:
+        agent.stop()
+
+
+def _errors(api: TestClient) -> dict[str, str]:
+    return {d["device_id"]: d["error"] for d in api.get("/api/v1/devices").json() if d["error"]}
