@@ -1,4 +1,5 @@
-"""Edge registration: MQTT credentials issued once, rotated and revoked.
+"""Edges: their reported status and MQTT credentials; registration issues credentials once,
+rotation and revocation change them.
 
 The password appears only in the response of the registration or rotation that issued it; every
 other answer describes the credentials without it. The broker learns of a change when its password
@@ -8,13 +9,14 @@ file is regenerated (``kaoqin broker password-file``) and it is reloaded: docs/s
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from server.adapters.edge_credential_store import SqlCredentialStore
 from server.api.dependencies import ApiContext, api_context
+from server.api.schemas import EdgeCredentialPublic, EdgePublic
 from server.services.edge_credentials import (
     CredentialError,
     EdgeAlreadyRegistered,
@@ -36,6 +38,7 @@ def edge_credentials(context: Annotated[ApiContext, Depends(api_context)]) -> Ed
 
 
 Credentials = Annotated[EdgeCredentials, Depends(edge_credentials)]
+Context = Annotated[ApiContext, Depends(api_context)]
 
 
 class EdgeRegistration(BaseModel):
@@ -93,14 +96,57 @@ def register_edge(body: EdgeRegistration, service: Credentials) -> IssuedOut:
         raise _refusal(exc) from None
 
 
-@edge_router.get("/{edge_id}", response_model=EdgeOut)
-def get_edge(edge_id: str, service: Credentials) -> EdgeOut:
-    """An edge's credentials (generation, issued, rotated, revoked), never the password.
-    (GET /api/v1/edges lists the edges' reported status.)"""
+def _edges(statuses: list[dict[str, Any]], credentials: list[EdgeCredential]) -> list[EdgePublic]:
+    """One entry per edge known by a status report or a registration, by edge id."""
+    by_status = {str(row["edge_id"]): row for row in statuses}
+    by_credential = {credential.edge_id: credential for credential in credentials}
+    edges = []
+    for edge_id in sorted(by_status.keys() | by_credential.keys()):
+        row: dict[str, Any] = by_status.get(edge_id, {})
+        credential = by_credential.get(edge_id)
+        edges.append(
+            EdgePublic(
+                edge_id=edge_id,
+                state=row.get("state"),
+                software_version=row.get("software_version"),
+                devices=row.get("devices") or [],
+                status_at=row.get("status_at"),
+                updated_at=row.get("updated_at"),
+                credential=None
+                if credential is None
+                else EdgeCredentialPublic(
+                    mqtt_username=credential.username,
+                    generation=credential.generation,
+                    issued_at=credential.issued_at,
+                    rotated_at=credential.rotated_at,
+                    revoked_at=credential.revoked_at,
+                ),
+            )
+        )
+    return edges
+
+
+@edge_router.get("", response_model=list[EdgePublic])
+def list_edges(context: Context, service: Credentials) -> list[EdgePublic]:
+    """Every edge that has reported its status or was registered: its latest status and the state
+    of its MQTT credentials (never the password)."""
+    return _edges(context.read_store.edges(), service.list_all())
+
+
+@edge_router.get("/{edge_id}", response_model=EdgePublic)
+def get_edge(edge_id: str, context: Context, service: Credentials) -> EdgePublic:
+    """One edge: its latest status and the state of its MQTT credentials (never the password)."""
+    statuses = [row for row in context.read_store.edges() if row["edge_id"] == edge_id]
     try:
-        return EdgeOut.of(service.get(edge_id))
-    except CredentialError as exc:
-        raise _refusal(exc) from None
+        credentials = [service.get(edge_id)]
+    except EdgeNotRegistered:
+        credentials = []  # an edge on a broker without passwords reports without registering
+    found = _edges(statuses, credentials)
+    if not found:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND, f"edge {edge_id!r} has neither reported nor been registered"
+        )
+    return found[0]
 
 
 @edge_router.post("/{edge_id}/credentials/rotate", response_model=IssuedOut)

@@ -1,4 +1,5 @@
-"""The read API under /api/v1: punches, devices, edges, dead letters, ingest counters, health."""
+"""The read API under /api/v1: punches, devices, dead letters, ingest counters, health.
+(Edges, their status and credentials: server/api/edge_routes.py.)"""
 
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ from server.api.schemas import (
     DeadLetterPagePublic,
     DeadLetterPublic,
     DevicePublic,
-    EdgePublic,
     HealthPublic,
     IngestStatsPublic,
     PunchPagePublic,
@@ -68,12 +68,6 @@ def list_punches(
 def list_devices(context: Context) -> list[DevicePublic]:
     """Every device an edge has reported on, with its latest status."""
     return [DevicePublic.model_validate(row) for row in context.read_store.devices()]
-
-
-@router.get("/edges", response_model=list[EdgePublic])
-def list_edges(context: Context) -> list[EdgePublic]:
-    """Every edge agent that has published its status, with the latest one."""
-    return [EdgePublic.model_validate(row) for row in context.read_store.edges()]
 
 
 @router.get("/dead-letters", response_model=DeadLetterPagePublic)

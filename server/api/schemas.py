@@ -74,13 +74,27 @@ class DevicePublic(_Public):
     updated_at: AwareDatetime
 
 
+class EdgeCredentialPublic(_Public):
+    """An edge's MQTT credentials as far as they may be shown: never the password or its hash."""
+
+    mqtt_username: str
+    generation: int = Field(description="1 when issued, +1 on every rotation")
+    issued_at: AwareDatetime
+    rotated_at: AwareDatetime | None
+    revoked_at: AwareDatetime | None
+
+
 class EdgePublic(_Public):
+    """An edge as the server knows it: its latest reported status (null until it first reports)
+    and its MQTT credentials (null when it was never registered, e.g. on a broker without passwords)."""
+
     edge_id: str
-    state: str
-    software_version: str
-    devices: list[str]
-    status_at: AwareDatetime = Field(description="when the edge reported this state")
-    updated_at: AwareDatetime
+    state: str | None = Field(description="online / offline as last reported")
+    software_version: str | None
+    devices: list[str] = Field(description="the devices it looks after, as last reported")
+    status_at: AwareDatetime | None = Field(description="when the edge reported this state")
+    updated_at: AwareDatetime | None
+    credential: EdgeCredentialPublic | None
 
 
 class DeadLetterPublic(_Public):
