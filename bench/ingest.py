@@ -198,8 +198,7 @@ def run_chain(
         settings["mqtt_shared_group"] = "bench"
     processes: list[ServerProcess] = []
     try:
-        # One after the other: the first migrates the fresh database (two at once would race to
-        # create Alembic's table), the next finds it at head.
+        # One after the other, so each one's start-up is out of the way before timing starts.
         for n in range(servers):
             processes.append(ServerProcess(workdir, f"server{n + 1}", settings))
             wait_for(processes[-1].healthy, 120, f"{name}: server {n + 1} to be healthy", 0.2)
