@@ -87,12 +87,11 @@ def produce(service: ReportService, spec: ExportSpec, progress: Progress | None 
             return ExportFile(spec.filename, CSV, content)
         images = [
             charts.trend_chart(
-                service.daily_trend(spec.month, spec.department_id),
-                f"{spec.department_id} {spec.month}: late and absent",
+                service.daily_trend(spec.month, spec.department_id), sheet.department_name, spec.month
             )
         ]
         report(people + 1, total)
-        images.append(charts.uptime_chart(service.uptime(spec.month), f"Device uptime {spec.month}"))
+        images.append(charts.uptime_chart(service.uptime(spec.month), spec.month))
         report(people + 2, total)
         content = month_sheet_workbook(sheet, images, lambda d, _: report(people + 2 + d, total))
         return ExportFile(spec.filename, XLSX, content)
@@ -103,9 +102,7 @@ def produce(service: ReportService, spec: ExportSpec, progress: Progress | None 
         office = service.settings.office_name
         if not xlsx:
             return ExportFile(spec.filename, CSV, summary_csv(office, spec.month, rows))
-        image = charts.trend_chart(
-            service.daily_trend(spec.month), f"Late and absent per department, {spec.month}"
-        )
+        image = charts.trend_chart(service.daily_trend(spec.month), None, spec.month)
         report(len(rows) + 1, len(rows) + 1)
         return ExportFile(spec.filename, XLSX, summary_workbook(office, spec.month, rows, [image]))
     assert spec.year is not None
@@ -113,9 +110,7 @@ def produce(service: ReportService, spec: ExportSpec, progress: Progress | None 
     office = service.settings.office_name
     if not xlsx:
         return ExportFile(spec.filename, CSV, register_csv(office, register, service.zone))
-    image = charts.trend_chart(
-        service.monthly_trend(spec.year), f"Late and absent per department, {spec.year}"
-    )
+    image = charts.trend_chart(service.monthly_trend(spec.year), None, str(spec.year))
     report(3, 3)
     return ExportFile(spec.filename, XLSX, register_workbook(office, register, service.zone, [image]))
 

@@ -32,11 +32,12 @@ from server.services.working_time_models import national_calendar
 
 @dataclass(frozen=True)
 class Trend:
-    """Per department (by id: charts carry no CJK glyphs, docs/reports.md): how many people were late, and absent, on each point (a day or a month)."""
+    """Per department (by id; ``names`` for a chart that can draw Chinese): how many people were late, and absent, on each point (a day or a month)."""
 
     labels: list[str]
     late: dict[str, list[int]]
     absent: dict[str, list[int]]
+    names: dict[str, str] = field(default_factory=dict)  # department id -> name
 
 
 @dataclass(frozen=True)
@@ -157,7 +158,7 @@ class ReportService:
             n = index[point_of(row["day"])]
             late[name][n] += row["late_minutes"] > 0
             absent[name][n] += row["status"] == "absent"
-        return Trend(labels, late, absent)
+        return Trend(labels, late, absent, {d: names[d] for d in late})
 
     # ------------------------------------------------------------------ devices
     def uptime(self, month: str) -> list[Uptime]:

@@ -161,7 +161,11 @@ def trend_png(request: Request, month: str, department: str | None = None) -> Re
     except ValueError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
     trend = reports.service.daily_trend(month, department)
-    png = charts.trend_chart(trend, f"{department or 'all departments'} {month}: late and absent")
+    what = None
+    if department:
+        names = {d["department_id"]: d["name"] for d in request.app.state.attendance.store.departments()}
+        what = names.get(department, department)
+    png = charts.trend_chart(trend, what, month)
     return Response(png, media_type="image/png", headers={"Cache-Control": "no-store"})
 
 
@@ -172,7 +176,7 @@ def uptime_png(request: Request, month: str) -> Response:
         month_bounds(month)
     except ValueError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
-    png = charts.uptime_chart(reports.service.uptime(month), f"Device uptime {month}")
+    png = charts.uptime_chart(reports.service.uptime(month), month)
     return Response(png, media_type="image/png", headers={"Cache-Control": "no-store"})
 
 
