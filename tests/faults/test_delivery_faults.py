@@ -104,7 +104,7 @@ def test_acknowledgements_lost(stack: Stack) -> None:
         ack_timeout_seconds=120,  # the resend after the restart comes from the reconnect, not a timer
         extra={"max_unacked": 10_000},
     )
-    messages = punch_messages(edge.edge_id, "SN0", 4_000)
+    messages = punch_messages(edge.edge_id, "SN0", 2_500)
     plant(edge.outbox_path, messages)
     expected = {m.event_id for m in messages}
     try:
@@ -158,7 +158,7 @@ def test_acknowledgements_lost(stack: Stack) -> None:
 def test_burst_beyond_the_broker_queue_while_the_server_is_slow(
     private_mosquitto: PrivateMosquitto, postgres_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    """8,000 events from two edges at once, with Mosquitto's default per-client limits
+    """6,000 events from two edges at once, with Mosquitto's default per-client limits
     (max_queued_messages 1000, max_inflight_messages 20) and the server frozen (SIGSTOP): Mosquitto
     drops what no longer fits the server's queue ("Outgoing messages are being dropped", checked in
     its log). What saves every event is the edge: a dropped event gets no ack, so it stays in the
@@ -176,7 +176,7 @@ def test_burst_beyond_the_broker_queue_while_the_server_is_slow(
     edges = [EdgeRig(workdir, f"edge-{uuid.uuid4().hex[:8]}", private_mosquitto.url) for _ in range(2)]
     expected: set[str] = set()
     for n, edge in enumerate(edges):
-        messages = punch_messages(edge.edge_id, f"SN{n}", 4_000)
+        messages = punch_messages(edge.edge_id, f"SN{n}", 3_000)
         plant(edge.outbox_path, messages)
         expected |= {m.event_id for m in messages}
     try:

@@ -30,7 +30,7 @@ from tests.support.services import DATABASE_URL_VAR, PrivateMosquitto, require_e
 
 pytestmark = pytest.mark.e2e
 
-EVENTS = 6_000
+EVENTS = 4_000
 
 
 def test_server_sigkilled_mid_batch_then_restarted(stack: Stack) -> None:
