@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select, update
@@ -82,22 +83,53 @@ class AuditLog:
                     select(audit_log).where(audit_log.c.seq > last).order_by(audit_log.c.seq).limit(_PAGE)
                 ).all()
             for row in rows:
-                yield AuditEntry(
-                    seq=int(row.seq),
-                    at=row.at,
-                    actor=row.actor,
-                    action=row.action,
-                    target=row.target,
-                    details=_parsed(row.details),
-                    prev_hash=row.prev_hash,
-                    hash=row.hash,
-                )
+                yield _entry(row)
             if len(rows) < _PAGE:
                 return
             last = int(rows[-1].seq)
 
+    def search(
+        self,
+        actor: str | None = None,
+        action: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 500,
+    ) -> list[AuditEntry]:
+        """Entries newest first, by exact actor and action and within [since, until)."""
+        query = select(audit_log).order_by(audit_log.c.seq.desc()).limit(limit)
+        if actor:
+            query = query.where(audit_log.c.actor == actor)
+        if action:
+            query = query.where(audit_log.c.action == action)
+        if since is not None:
+            query = query.where(audit_log.c.at >= since)
+        if until is not None:
+            query = query.where(audit_log.c.at < until)
+        with self._engine.connect() as c:
+            rows = c.execute(query).all()
+        return [_entry(row) for row in rows]
+
+    def actions(self) -> list[str]:
+        """Every action name in the log, for the filter's choices."""
+        with self._engine.connect() as c:
+            return sorted(str(a) for a in c.execute(select(audit_log.c.action).distinct()).scalars())
+
     def verify(self) -> ChainReport:
         return verify_chain(self.entries(), self.head())
+
+
+def _entry(row: Any) -> AuditEntry:
+    return AuditEntry(
+        seq=int(row.seq),
+        at=row.at,
+        actor=row.actor,
+        action=row.action,
+        target=row.target,
+        details=_parsed(row.details),
+        prev_hash=row.prev_hash,
+        hash=row.hash,
+    )
 
 
 def _parsed(details: str) -> dict[str, Any]:

@@ -212,6 +212,18 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", "/staff/{staff_id}/face/consent"): page(ADMIN, HR),
     ("POST", "/staff/{staff_id}/face/photos"): page(ADMIN, HR),
     ("POST", "/staff/{staff_id}/face/delete"): page(ADMIN, HR),
+    # timetables, holidays and leave (server/web/calendar_pages.py); the audit log (audit_pages.py)
+    ("GET", "/calendar"): page(ADMIN, HR, INSPECTOR),
+    ("POST", "/calendar/holidays"): page(ADMIN, HR),
+    ("POST", "/calendar/holidays/{day}/delete"): page(ADMIN, HR),
+    ("GET", "/calendar/timetables/new"): page(ADMIN, HR),
+    ("GET", "/calendar/timetables/{timetable_id}"): page(ADMIN, HR, INSPECTOR),
+    ("POST", "/calendar/timetables"): page(ADMIN, HR),
+    ("GET", "/calendar/leave"): page(ADMIN, HR, INSPECTOR, STAFF, staff=OWN.STAFF_QUERY),
+    ("POST", "/calendar/leave"): page(ADMIN, HR),
+    ("POST", "/calendar/leave/{absence_id}/delete"): page(ADMIN, HR),
+    ("GET", "/audit"): page(ADMIN),
+    ("GET", "/audit/verify"): page(ADMIN),
 }
 
 

@@ -25,7 +25,7 @@ from server.api.attendance_schemas import (
     TimetableOut,
 )
 from server.domain.working_time import DayKind
-from server.services.working_time_models import AbsenceIn, Id, TimetableIn, national_calendar
+from server.services.working_time_models import AbsenceIn, Id, TimetableIn, calendar_exceptions
 
 attendance_router = APIRouter(prefix="/api/v1", tags=["attendance"])
 
@@ -166,12 +166,8 @@ def list_holidays(
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT, detail="to: must be after from, within 800 days"
         )
-    days = national_calendar(from_day, to_day, services.store.overrides(from_day, to_day)).days
-    local = services.store.overrides(from_day, to_day)
-    return [
-        HolidayOut(day=d, kind=v.kind.value, name=v.name, source="override" if d in local else "national")
-        for d, v in sorted(days.items())
-    ]
+    overrides = services.store.overrides(from_day, to_day)
+    return [HolidayOut.model_validate(day) for day in calendar_exceptions(from_day, to_day, overrides)]
 
 
 @attendance_router.put("/holidays/{day}", status_code=status.HTTP_204_NO_CONTENT)

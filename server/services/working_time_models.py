@@ -200,3 +200,20 @@ def national_calendar(start: date, end: date, overrides: dict[date, CalendarDay]
         current = date.fromordinal(current.toordinal() + 1)
     days.update({d: v for d, v in overrides.items() if start <= d <= end})
     return WorkCalendar(days)
+
+
+def calendar_exceptions(
+    start: date, end: date, overrides: dict[date, CalendarDay]
+) -> list[dict[str, object]]:
+    """Days of ``start``..``end`` that differ from Monday-Friday work, in order: national holidays,
+    make-up working days and the office's overrides, each with where it comes from."""
+    days = national_calendar(start, end, overrides).days
+    return [
+        {
+            "day": d,
+            "kind": v.kind.value,
+            "name": v.name,
+            "source": "override" if d in overrides else "national",
+        }
+        for d, v in sorted(days.items())
+    ]

@@ -24,6 +24,8 @@ class WebContext:
 def install_web(app: FastAPI, signing_secret: str) -> None:
     """Mount the pages, their static files and their error pages on ``app``."""
     from server.web.attendance_pages import attendance_pages_router
+    from server.web.audit_pages import audit_router
+    from server.web.calendar_pages import calendar_router
     from server.web.dashboard import dashboard_router
     from server.web.devices import devices_router
     from server.web.export_pages import export_router
@@ -41,6 +43,8 @@ def install_web(app: FastAPI, signing_secret: str) -> None:
     app.include_router(incident_router)
     app.include_router(warning_router)
     app.include_router(staff_router)
+    app.include_router(calendar_router)
+    app.include_router(audit_router)
     app.include_router(devices_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     install_error_pages(app)

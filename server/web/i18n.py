@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from server.web.i18n_attendance import MESSAGES as ATTENDANCE_MESSAGES
+from server.web.i18n_calendar import MESSAGES as CALENDAR_MESSAGES
 from server.web.i18n_incidents import MESSAGES as INCIDENT_MESSAGES
 from server.web.i18n_staff import MESSAGES as STAFF_MESSAGES
 
@@ -264,7 +265,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
 }
 
 # Groups kept in their own modules (one per area, so concurrent pages do not edit the same lines).
-CATALOGUE |= INCIDENT_MESSAGES | STAFF_MESSAGES
+CATALOGUE |= INCIDENT_MESSAGES | STAFF_MESSAGES | CALENDAR_MESSAGES
 CATALOGUE |= ATTENDANCE_MESSAGES
 
 

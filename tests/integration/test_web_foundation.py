@@ -19,6 +19,7 @@ from pydantic import SecretStr
 from server.api.access_policy import DENIED_HEADER, POLICY, SESSION_COOKIE
 from server.domain.day_decision import DayStatus
 from server.domain.incidents import IncidentAction, IncidentState
+from server.domain.working_time import AbsenceKind, DayKind, PunchPolicy
 from server.reports.exports import ExportKind
 from server.reports.model import TOTAL_COLUMNS
 from server.services.auth import Role
@@ -212,6 +213,11 @@ def test_every_message_key_the_templates_use_is_in_the_catalogue_in_both_languag
     used |= {f"total.{attribute}" for _, attribute in TOTAL_COLUMNS}
     used |= {"person.punch", "person.face"} | {f"export.kind.{k.value}" for k in ExportKind}
     incident_families |= {"status.", "total.", "person.", "export.kind."}
+    # the calendar pages' families (server/web/calendar_pages.py)
+    used |= {f"calendar.policy.{p.value}" for p in PunchPolicy} | {f"calendar.day.{k.value}" for k in DayKind}
+    used |= {f"calendar.source.{s}" for s in ("national", "override")}
+    used |= {f"calendar.absence.{k.value}" for k in AbsenceKind}
+    incident_families |= {"calendar.policy.", "calendar.day.", "calendar.source.", "calendar.absence."}
     missing = sorted(key for key in used if key not in CATALOGUE)
     assert not missing, f"add to server/web/i18n.py CATALOGUE: {missing}"
     assert prefixes == {"role.", "feed.kind."} | incident_families, prefixes  # each family is listed above
