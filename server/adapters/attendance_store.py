@@ -18,6 +18,7 @@ from sqlalchemy import (
 )
 
 from server.adapters import tables_attendance as t
+from server.adapters import tables_registry as registry
 from server.domain.working_time import CalendarDay, DayKind
 from server.services.working_time_models import AbsenceIn, TimetableIn
 
@@ -31,19 +32,40 @@ def _one(connection: Connection, table: Any, column: Any, value: str, what: str)
         raise NotFoundError(f"{what}: no such {table.name.rstrip('s')} {value!r}")
 
 
+def _registered_device_sites(c: Connection) -> dict[str, str]:
+    """device id -> site of every registered terminal and camera (a camera stands by its terminal)."""
+    terminals, cameras = registry.registered_terminals, registry.registered_cameras
+    sites = {r.serial: r.site_id for r in c.execute(select(terminals.c.serial, terminals.c.site_id))}
+    query = select(cameras.c.camera_id, cameras.c.linked_terminal)
+    sites.update({r.camera_id: sites[r.linked_terminal] for r in c.execute(query)})
+    return sites
+
+
 class AttendanceStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
     # ------------------------------------------------------------------ working-time data
     def put_site(self, site_id: str, name: str, devices: list[dict[str, Any]]) -> None:
+        """Replace the site and its listed devices. Devices registered through the device registry
+        stay where their registration puts them (it moves them): a day keeps waiting for them."""
         with self.engine.begin() as c:
-            c.execute(delete(t.site_devices).where(t.site_devices.c.site_id == site_id))
-            self._upsert(c, t.sites, {"site_id": site_id}, {"name": name})
+            registered = _registered_device_sites(c)
             for device in devices:
-                c.execute(delete(t.site_devices).where(t.site_devices.c.device_id == device["device_id"]))
-            if devices:
-                c.execute(insert(t.site_devices), [dict(d, site_id=site_id) for d in devices])
+                where = registered.get(device["device_id"])
+                if where is not None and where != site_id:
+                    raise ValueError(
+                        f"devices: {device['device_id']} is registered at site {where}: "
+                        "change its registration (devices page, /api/v1/registry) to move it"
+                    )
+            sd = t.site_devices
+            c.execute(delete(sd).where(sd.c.site_id == site_id, sd.c.device_id.not_in(list(registered))))
+            self._upsert(c, t.sites, {"site_id": site_id}, {"name": name})
+            listed = [d for d in devices if d["device_id"] not in registered]
+            for device in listed:
+                c.execute(delete(sd).where(sd.c.device_id == device["device_id"]))
+            if listed:
+                c.execute(insert(sd), [dict(d, site_id=site_id) for d in listed])
 
     def put_travel_time(self, from_site: str, to_site: str, minutes: int) -> None:
         with self.engine.begin() as c:

@@ -1,7 +1,9 @@
 """The registry tables behind :class:`server.services.device_registry.RegistryStore`.
 
 Each change and the raise of its edge's config version are one transaction (``engine.begin()``):
-a registration that fails part-way leaves neither the row nor a version nobody will publish.
+a registration that fails part-way leaves neither the row nor a version nobody will publish. The
+same transaction places the device at its site (``site_devices``, the attendance engine's list of
+what a site's day waits for): a registered terminal or camera stands at its site until deleted.
 """
 
 from __future__ import annotations
@@ -46,6 +48,28 @@ def _raise_version(c: Connection, *edge_ids: str) -> None:
         changed = c.execute(update(_E).where(_E.c.edge_id == edge_id).values(version=_E.c.version + 1))
         if changed.rowcount == 0:
             c.execute(insert(_E).values(edge_id=edge_id, version=1, published_version=0))
+
+
+def _place(
+    c: Connection, device_id: str, site_id: str, kind: str, linked_terminal: str | None = None
+) -> None:
+    """Stand ``device_id`` at ``site_id`` in the attendance engine's device list (wherever it stood)."""
+    sd = attendance.site_devices
+    c.execute(delete(sd).where(sd.c.device_id == device_id))
+    c.execute(
+        insert(sd).values(device_id=device_id, site_id=site_id, kind=kind, linked_terminal=linked_terminal)
+    )
+
+
+def _place_camera(c: Connection, camera: CameraEntry) -> None:
+    site_id = c.execute(select(_T.c.site_id).where(_T.c.serial == camera.linked_terminal)).scalar()
+    if site_id is None:  # the terminal was deleted meanwhile: the insert's foreign key refuses too
+        raise IntegrityError("linked terminal gone", None, Exception(camera.linked_terminal))
+    _place(c, camera.camera_id, site_id, "camera", camera.linked_terminal)
+
+
+def _unplace(c: Connection, device_id: str) -> None:
+    c.execute(delete(attendance.site_devices).where(attendance.site_devices.c.device_id == device_id))
 
 
 class SqlRegistryStore:
@@ -130,6 +154,7 @@ class SqlRegistryStore:
         try:
             with self.engine.begin() as c:
                 c.execute(insert(_T).values(**terminal.__dict__))
+                _place(c, terminal.serial, terminal.site_id, "terminal")
                 _raise_version(c, terminal.edge_id)
         except IntegrityError:
             if self.terminal(terminal.serial) is not None:
@@ -154,6 +179,11 @@ class SqlRegistryStore:
         values = {k: v for k, v in terminal.__dict__.items() if k not in ("serial", "registered_at")}
         with self.engine.begin() as c:
             c.execute(update(_T).where(_T.c.serial == terminal.serial).values(**values))
+            _place(c, terminal.serial, terminal.site_id, "terminal")
+            # Its cameras stand where it stands (a camera's site is its linked terminal's).
+            linked = select(_C.c.camera_id).where(_C.c.linked_terminal == terminal.serial)
+            for camera_id in c.execute(linked).scalars().all():
+                _place(c, camera_id, terminal.site_id, "camera", terminal.serial)
             _raise_version(c, previous_edge, terminal.edge_id)
 
     def remove_terminal(self, serial: str, edge_id: str) -> None:
@@ -169,12 +199,14 @@ class SqlRegistryStore:
                     }
                 )
             c.execute(delete(_T).where(_T.c.serial == serial))
+            _unplace(c, serial)
             _raise_version(c, edge_id)
 
     def add_camera(self, camera: CameraEntry, now: datetime) -> None:
         try:
             with self.engine.begin() as c:
                 c.execute(insert(_C).values(**camera.__dict__, registered_at=now, updated_at=now))
+                _place_camera(c, camera)
                 _raise_version(c, camera.edge_id)
         except IntegrityError:
             if self.camera(camera.camera_id) is not None:
@@ -194,9 +226,11 @@ class SqlRegistryStore:
         values = {k: v for k, v in camera.__dict__.items() if k != "camera_id"}
         with self.engine.begin() as c:
             c.execute(update(_C).where(_C.c.camera_id == camera.camera_id).values(**values, updated_at=now))
+            _place_camera(c, camera)
             _raise_version(c, previous_edge, camera.edge_id)
 
     def remove_camera(self, camera_id: str, edge_id: str) -> None:
         with self.engine.begin() as c:
             c.execute(delete(_C).where(_C.c.camera_id == camera_id))
+            _unplace(c, camera_id)
             _raise_version(c, edge_id)
