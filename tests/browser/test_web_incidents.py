@@ -22,7 +22,8 @@ pytestmark = pytest.mark.e2e
 PHOTO = Path("/work/shared/testdata/faces/people/leslie_1.jpg")  # read in place, never copied
 
 
-def _office(rig: ServerRig) -> None:
+def set_up_office(rig: ServerRig) -> None:
+    """Site hq, the standard timetable, department office headed by 李强 (s-li), and 王芳 (s-wang)."""
     with api(rig) as client:
         token = token_for(client, *add_user(rig.database_url, "admin"))
     with api(rig, token) as client:
@@ -46,7 +47,7 @@ def test_an_inspector_reports_a_p2_incident_with_a_photo_hr_confirms_it_and_the_
 ) -> None:
     if not PHOTO.exists():
         pytest.fail(f"the shared test photo {PHOTO} is missing")
-    _office(web_server)
+    set_up_office(web_server)
     inspector = new_context().new_page()
     sign_in(inspector, web_server, *add_user(web_server.database_url, "inspector"))
     inspector.get_by_role("link", name="违纪事件").click()
@@ -106,7 +107,7 @@ def test_face_enrolment_refuses_a_file_that_is_not_an_image_next_to_the_field_an
     screenshot: Callable[[Page, str], Path],
     tmp_path: Path,
 ) -> None:
-    _office(web_server)
+    set_up_office(web_server)
     hr = new_context().new_page()
     sign_in(hr, web_server, *add_user(web_server.database_url, "hr"))
     hr.goto(base_url(web_server) + "/staff")
