@@ -48,6 +48,8 @@ def _load_json(payload: bytes) -> object:
         return json.loads(payload)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ContractError(f"payload is not UTF-8 JSON: {exc}") from None
+    except RecursionError:  # e.g. 100,000 '[' fit the size limit and exhaust the parser's stack
+        raise ContractError("payload nests JSON too deeply to parse") from None
 
 
 def _describe(exc: ValidationError) -> str:

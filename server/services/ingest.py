@@ -207,6 +207,12 @@ def classify(messages: Sequence[InboundMessage], received_at: datetime) -> Inges
                     claimed_event_id=exc.event_id,
                 )
             )
+        except Exception as exc:  # a decoder that fails otherwise must not block ingest
+            logger.exception("decoding a message on %s failed unexpectedly", message.topic)
+            reason = f"could not be decoded: {type(exc).__name__}: {exc}"
+            batch.dead_letters.append(
+                DeadLetter(received_at, message.topic, message.payload, reason, edge_id=parsed.edge_id)
+            )
     return batch
 
 

@@ -156,6 +156,14 @@ def hostile_messages() -> st.SearchStrategy[tuple[str, bytes]]:
     )
 
 
+def deeply_nested_messages() -> st.SearchStrategy[tuple[str, bytes]]:
+    """JSON nested deeper than any parser's stack, still far below the size limit."""
+    depth = st.integers(min_value=2_000, max_value=120_000)
+    arrays = depth.map(lambda n: b"[" * n + b"]" * n)
+    objects = depth.map(lambda n: b'{"event_id": ' * n)
+    return st.tuples(_event_topics(), arrays | objects)
+
+
 def oversized_messages() -> st.SearchStrategy[tuple[str, bytes]]:
     """Payloads just beyond the contract's size limit: JSON, or random bytes around a real event."""
     sizes = st.integers(min_value=MAX_PAYLOAD_BYTES + 1, max_value=MAX_PAYLOAD_BYTES + 4096)

@@ -34,7 +34,7 @@ from contracts import (
     event_topic,
 )
 from tests.faults.conftest import Stack
-from tests.faults.hostile_messages import EDGE, hostile_messages, oversized_messages
+from tests.faults.hostile_messages import EDGE, deeply_nested_messages, hostile_messages, oversized_messages
 from tests.faults.mqtt_tap import MqttTap
 from tests.faults.rig import (
     ServerRig,
@@ -50,6 +50,7 @@ pytestmark = pytest.mark.e2e
 
 FUZZED = 10_000
 OVERSIZED = 40
+DEEPLY_NESTED = 20
 
 
 def _healthy(server: ServerRig) -> bool:
@@ -79,8 +80,14 @@ def test_ten_thousand_hostile_messages_all_dead_lettered_none_stored(
     def collect_oversized(message: tuple[str, bytes]) -> None:
         messages.append(message)
 
+    @settings(max_examples=DEEPLY_NESTED, phases=[Phase.generate], database=None, deadline=None)
+    @given(deeply_nested_messages())
+    def collect_deeply_nested(message: tuple[str, bytes]) -> None:
+        messages.append(message)
+
     collect()
     collect_oversized()
+    collect_deeply_nested()
     assert len(messages) >= FUZZED, f"hypothesis generated only {len(messages)} messages"
 
     server = ServerRig(tmp_path, postgres_url, private_mosquitto.url)
