@@ -1,4 +1,4 @@
-"""The calendar and audit pages against the real app on SQLite: timetables shown and edited through
+"""The calendar and audit pages against the real app on SQLite and PostgreSQL: timetables shown and edited through
 their one-line-a-version text (checked by the API's TimetableIn), the year's national holidays with
 the office's overrides (the same days as GET /api/v1/holidays), leave with each problem next to its
 field, a staff member's own leave only, and the admin's audit log with its filters and chain check."""
@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -19,8 +18,8 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def office(tmp_path: Path) -> Iterator[tuple[TestClient, str, dict[str, str]]]:
-    database_url = f"sqlite:///{tmp_path / 'calendar.sqlite3'}"
+def office(database_url: str) -> Iterator[tuple[TestClient, str, dict[str, str]]]:
+    """The office on SQLite and on PostgreSQL."""
     with running_app(database_url) as client:
         admin = seed_office(client, database_url)
         yield client, database_url, admin

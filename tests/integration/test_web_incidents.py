@@ -1,4 +1,4 @@
-"""The incident and warning pages against the real app on SQLite (session cookies, CSRF, the real
+"""The incident and warning pages against the real app on SQLite and PostgreSQL (session cookies, CSRF, the real
 services): an inspector's report with an attachment, HR's review, confirmation and warning, the
 head's escalation in the register, a staff member's explanation and appeal, the filters, the form
 errors next to their fields with nothing saved, and each role's refusals."""
@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -25,8 +24,8 @@ PHOTO = b"\x89PNG\r\n\x1a\n" + b"inspector's photo of the window" * 10
 
 
 @pytest.fixture
-def office(tmp_path: Path) -> Iterator[tuple[TestClient, str]]:
-    database_url = f"sqlite:///{tmp_path / 'incidents.sqlite3'}"
+def office(database_url: str) -> Iterator[tuple[TestClient, str]]:
+    """The office on SQLite and on PostgreSQL."""
     with running_app(database_url) as client:
         seed_office(client, database_url)
         yield client, database_url
