@@ -115,7 +115,9 @@ def create_app(
             )
             app.state.attendance = AttendanceServices.build(engine, settings.attendance, clock)
             stack.callback(start_attendance_scheduler(app.state.attendance))
-            app.state.reports = ReportServices.build(engine, settings.reports, settings.attendance.zone)
+            app.state.reports = ReportServices.build(
+                engine, settings.reports, settings.attendance.zone, app.state.attendance.engine
+            )
             stack.callback(app.state.reports.jobs.shutdown)
             stack.callback(
                 start_face_services(

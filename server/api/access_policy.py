@@ -181,6 +181,8 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/exports/{job_id}"): page(ADMIN, HR, INSPECTOR),
     ("GET", "/exports/{job_id}/status"): page(ADMIN, HR, INSPECTOR),
     ("GET", "/exports/{job_id}/file"): page(ADMIN, HR, INSPECTOR),
+    ("GET", "/attendance/replay"): page(ADMIN, HR),  # a dry run of the engine, as a job
+    ("POST", "/attendance/replay"): page(ADMIN, HR),
     # incidents and warnings pages (server/web/incident_pages.py, warning_pages.py)
     ("GET", "/incidents"): page(ADMIN, HR, INSPECTOR, STAFF, staff=OWN.STAFF_QUERY),
     ("GET", "/incidents/new"): page(ADMIN, HR, INSPECTOR),

@@ -1,4 +1,4 @@
-"""Exports run as background jobs so a page never waits on a long one: a job has an id, an owner,
+"""Exports (and replays) run as background jobs so a page never waits on a long one: a job has an id, an owner,
 progress (done/total) the page polls, and, once done, the file to download or the message saying
 why there is none. Jobs live in this server process (one worker thread, so two big exports never
 compete for the machine) and are forgotten an hour after they finish."""
@@ -19,8 +19,10 @@ from sqlalchemy import Engine
 
 from server.adapters.attendance_store import NotFoundError
 from server.reports.exports import ExportFile, ExportSpec, produce
+from server.reports.replay_job import ReplaySpec, run_replay
 from server.reports.service import ReportService
 from server.reports.settings import ReportSettings
+from server.services.attendance import AttendanceEngine
 
 logger = logging.getLogger(__name__)
 KEEP_FINISHED = timedelta(hours=1)
@@ -39,7 +41,7 @@ class JobState(StrEnum):
 class ExportJob:
     job_id: str
     owner: str
-    spec: ExportSpec
+    spec: ExportSpec | ReplaySpec
     created_at: datetime
     state: JobState = JobState.QUEUED
     done: int = 0
@@ -77,7 +79,7 @@ class TooManyJobs(RuntimeError):
     pass
 
 
-Producer = Callable[[ExportSpec, Callable[[int, int], None]], ExportFile]
+Producer = Callable[[ExportSpec | ReplaySpec, Callable[[int, int], None]], ExportFile]
 
 
 class ExportJobs:
@@ -88,7 +90,7 @@ class ExportJobs:
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="export")
 
-    def start(self, owner: str, spec: ExportSpec) -> ExportJob:
+    def start(self, owner: str, spec: ExportSpec | ReplaySpec) -> ExportJob:
         """Queue the export; ``spec`` is checked first (a ValueError names the field)."""
         spec.check()
         now = self._clock()
@@ -146,6 +148,15 @@ class ReportServices:
     jobs: ExportJobs
 
     @classmethod
-    def build(cls, engine: Engine, settings: ReportSettings, zone: ZoneInfo) -> ReportServices:
+    def build(
+        cls, engine: Engine, settings: ReportSettings, zone: ZoneInfo, attendance: AttendanceEngine
+    ) -> ReportServices:
+        """``attendance`` is the server's engine: a replay job is its dry run."""
         service = ReportService(engine, settings, zone)
-        return cls(service, ExportJobs(lambda spec, progress: produce(service, spec, progress)))
+
+        def run(spec: ExportSpec | ReplaySpec, progress: Callable[[int, int], None]) -> ExportFile:
+            if isinstance(spec, ReplaySpec):
+                return run_replay(attendance, spec, progress)
+            return produce(service, spec, progress)
+
+        return cls(service, ExportJobs(run))

@@ -90,6 +90,19 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "person.snapshot_note": ("查看抓拍会记入审计日志。", "Viewing a snapshot is recorded in the audit log."),
     "person.prev": ("上月", "Previous month"),
     "person.next": ("下月", "Next month"),
+    # replay
+    "replay.title": ("规则重算预演", "Replay the rules"),
+    "replay.explain": (
+        "按当前规则重新判定所选期间的考勤与违纪发现，只报告会有哪些变化，不写入任何数据。",
+        "Re-decide the chosen days and findings with the current rules and report what would change;"
+        " nothing is written.",
+    ),
+    "replay.from": ("起始日期", "From"),
+    "replay.to": ("截止日期", "To"),
+    "replay.start": ("开始预演", "Start the replay"),
+    "replay.bad_date": ("日期格式应为 年-月-日", "Enter a date as YYYY-MM-DD"),
+    "replay.refused": ("{detail}", "{detail}"),
+    "replay.job_title": ("规则重算预演 {start} 至 {end}", "Replay {start} to {end}"),
     # export jobs
     "export.title": ("导出", "Export"),
     "export.queued": ("已排队，等待开始……", "Queued, waiting to start…"),

@@ -177,3 +177,38 @@ def test_staff_see_only_their_own_month_and_its_snapshots_are_audited(
     assert client.get(f"/attendance/staff/b/snapshots/{events['a_face']}").status_code == 404  # not hers
     assert client.get(f"/attendance/month?department=social&month={MONTH}", headers=HTML).status_code == 403
     assert client.post("/exports", data={"kind": "monthly"}, headers=HTML).status_code == 403
+
+
+def test_a_replay_runs_as_a_job_and_its_report_is_shown(app: tuple[TestClient, str, dict[str, str]]) -> None:
+    client, database_url, _ = app
+    signed_in(client, database_url, "hr")
+    form = client.get("/attendance/replay", headers=HTML)
+    assert form.status_code == 200
+    backwards = client.post(
+        "/attendance/replay",
+        data={"csrf_token": csrf_of(form.text), "from": "2026-11-30", "to": "2026-11-01"},
+        headers=HTML,
+    )
+    assert backwards.status_code == 422
+    assert 'id="f-to-error">to: 2026-11-01 is before from: 2026-11-30' in backwards.text
+    reply = client.post(
+        "/attendance/replay",
+        data={"csrf_token": csrf_of(form.text), "from": "2026-11-01", "to": "2026-11-30"},
+        headers=HTML,
+        follow_redirects=False,
+    )
+    assert reply.status_code == 303
+    job_page = reply.headers["location"]
+    wait_until(lambda: client.get(job_page + "/status").json()["state"] == "done", 30, "the replay")
+    status = client.get(job_page + "/status").json()
+    assert status["done"] == status["total"] == 5  # five people decided
+    shown = client.get(job_page, headers=HTML)
+    assert "规则重算预演 2026-11-01 至 2026-11-30" in shown.text
+    assert "2026-11-01..2026-11-30: 150 day(s) decided, 0 pending" in shown.text
+    # The face check-ins were stored after November was decided: b's 3 Nov gains a mark (still
+    # late), and camera C1 watching T1 makes every punch it did not see a nobody_identified.
+    assert "days that would change: 1\n  b 2026-11-03: late -&gt; late" in shown.text
+    assert "P6:nobody_identified:" in shown.text
+
+    signed_in(client, database_url, "inspector")
+    assert client.get("/attendance/replay", headers=HTML).status_code == 403
