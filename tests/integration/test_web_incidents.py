@@ -7,19 +7,24 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import date, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from server.adapters.db import create_db_engine
+from server.adapters.incident_store import IncidentQuery
 from server.adapters.tables_attendance import incident_attachments, incidents
 from server.api.access_policy import DENIED_HEADER
+from server.domain.incidents import DetectedIncident, Prohibition
+from tests.support.attendance_world import AttendanceWorld, local
 from tests.support.auth import running_app
 from tests.support.web_session import HTML, field_error, page_sign_in, post_form, seed_office
 
 pytestmark = pytest.mark.integration
 
+DAY = date(2026, 11, 3)
 PHOTO = b"\x89PNG\r\n\x1a\n" + b"inspector's photo of the window" * 10
 
 
@@ -254,3 +259,52 @@ def test_the_list_filters_by_query_parameters_and_names_a_wrong_filter(
     english = client.get("/incidents?lang=en", headers=HTML).text
     assert "Report an incident" in english
     assert 'data-sort="time"' in english
+
+
+def test_a_rule_incident_shows_its_evidence_and_its_snapshot_view_is_audited(
+    office: tuple[TestClient, str],
+) -> None:
+    client, database_url = office
+    engine = create_db_engine(database_url)
+    world = AttendanceWorld(engine, client)
+    jpeg = b"\xff\xd8\xff\xe0 face at the gate"
+    seen = world.face("cam-gate-1", "e", local(DAY, "08:02"), terminal="T1", snapshot_jpeg=jpeg)
+    other = world.face("cam-gate-1", "b", local(DAY, "08:03"), snapshot_jpeg=b"\xff\xd8 someone else")
+    engine.dispose()
+    finding = DetectedIncident(
+        key=f"P6:face_mismatch:{seen}",
+        staff_id="a",
+        prohibition=Prohibition.P6,
+        rule="face_mismatch",
+        day=DAY,
+        summary="camera saw e, not a, at the punch",
+        evidence={
+            "at": local(DAY, "08:02").isoformat(),
+            "faces": [seen],
+            "snapshots": [f"/api/v1/faces/observations/{seen}/snapshot"],
+            "thresholds": {"face_window_seconds": 30},
+        },
+        confidence=0.8,
+    )
+    since = local(DAY, "00:00")
+    client.app.state.attendance.incidents.reconcile(  # type: ignore[attr-defined]
+        [finding], since, since + timedelta(days=1), {"a": "d1"}, dry_run=False
+    )
+    incident_id = client.app.state.attendance.incidents.store.incidents(IncidentQuery())[0][0]["incident_id"]  # type: ignore[attr-defined]
+
+    admin = page_sign_in(client, database_url, "admin")
+    page = client.get(f"/incidents/{incident_id}", headers=HTML).text
+    assert "face_mismatch" in page
+    assert "face_window_seconds" in page
+    assert "0.80" in page
+    assert "/api/v1/faces" not in page  # the page links its own audited route, not the API's
+    link = f"/incidents/{incident_id}/snapshots/{seen}"
+    assert f'href="{link}"' in page
+    shown = client.get(link)
+    assert shown.status_code == 200
+    assert shown.content == jpeg
+    assert client.get(f"/incidents/{incident_id}/snapshots/{other}").status_code == 404  # not its evidence
+    views = [e for e in client.app.state.audit_log.entries() if e.action == "snapshot"]  # type: ignore[attr-defined]
+    assert [(v.actor, v.details["path_params"]["event_id"]) for v in views] == [(admin, seen)]
+    page_sign_in(client, database_url, "staff", staff_id="b")
+    assert client.get(link).status_code == 404  # not about them
