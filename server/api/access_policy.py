@@ -77,12 +77,13 @@ POLICY: dict[tuple[str, str], Rule] = {
     # events and devices
     ("GET", "/api/v1/punches"): allow(ADMIN, HR, INSPECTOR, STAFF, staff=OWN.PIN_QUERY),
     ("GET", "/api/v1/devices"): allow(ADMIN, HR, INSPECTOR),
+    # an edge's status and its credentials' state (never the password or its hash), one or all
     ("GET", "/api/v1/edges"): allow(ADMIN, HR, INSPECTOR),
+    ("GET", "/api/v1/edges/{edge_id}"): allow(ADMIN, HR, INSPECTOR),
     ("GET", "/api/v1/dead-letters"): allow(ADMIN),
     ("GET", "/api/v1/ingest/stats"): allow(ADMIN),
     # edge registration and MQTT credentials
     ("POST", "/api/v1/edges"): allow(ADMIN),
-    ("GET", "/api/v1/edges/{edge_id}"): allow(ADMIN),
     ("POST", "/api/v1/edges/{edge_id}/credentials/rotate"): allow(ADMIN),
     ("POST", "/api/v1/edges/{edge_id}/credentials/revoke"): allow(ADMIN),
     # device registry (server/api/registry_routes.py): registering is an admin's

@@ -77,6 +77,14 @@ def test_edges_show_status_and_credential_state_together(api: TestClient, databa
     assert "neither reported nor been registered" in unknown.json()["detail"]
 
 
+def test_hr_reads_edges_but_cannot_register_one(database_url: str) -> None:
+    with running_app(database_url) as client:
+        sign_in(client, database_url, "hr")
+        _report(database_url, "edge-reported")
+        assert client.get("/api/v1/edges/edge-reported").json()["state"] == "online"
+        assert client.post("/api/v1/edges", json={"edge_id": "edge-new"}).status_code == 403
+
+
 def test_the_openapi_document_has_each_operation_once(api: TestClient) -> None:
     document = api.get("/openapi.json").json()
     operations = [
