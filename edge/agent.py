@@ -76,6 +76,11 @@ class EdgeAgent:
             adms_terminals = resolve_adms_terminals(adms.terminals, settings.firmware_configs_dir)
             adms = adms.model_copy(update={"terminals": adms_terminals})
         self.outbox = Outbox(settings.outbox_path)
+        self._yaml_device_ids = (
+            [t.serial for t in settings.terminals]
+            + [t.serial for t in (settings.adms.terminals if settings.adms else [])]
+            + [c.camera_id for c in (settings.face.cameras if settings.face else [])]
+        )
         self.face = (
             FaceCheckIn(
                 settings.face,
@@ -92,9 +97,7 @@ class EdgeAgent:
             settings,
             self.outbox,
             self.clock,
-            devices=[t.serial for t in settings.terminals]
-            + [t.serial for t in (settings.adms.terminals if settings.adms else [])]
-            + [c.camera_id for c in (settings.face.cameras if settings.face else [])],
+            devices=self.device_ids,
             on_command=self._on_command,
             on_gallery=self.face.on_gallery if self.face is not None else None,
             on_config=lambda payload: self.registered.on_config(payload),
@@ -112,7 +115,8 @@ class EdgeAgent:
             if adms is not None
             else None
         )
-        # Terminals registered on the server (edge/device_registry.py; the YAML's win on conflict).
+        # Terminals and cameras registered on the server (edge/device_registry.py; the YAML wins on
+        # conflict). Registered cameras need the face: section's engine and gallery.
         self.registered = RegisteredDevices(
             settings,
             self._new_poller,
@@ -120,6 +124,8 @@ class EdgeAgent:
             outbox=self.outbox,
             clock=self.clock,
             on_queued=self.link.wake,
+            make_camera_loop=self.face.new_loop if self.face is not None else None,
+            on_changed=self.link.publish_online_status,
         )
         self.metrics = self._metrics_endpoint()
         self._stop = threading.Event()
@@ -138,6 +144,12 @@ class EdgeAgent:
             on_queued=self.link.wake,
         )
 
+    def device_ids(self) -> list[str]:
+        """The devices the edge's status names: the YAML's and the registered ones running now."""
+        # The link builds its last will before the registry exists: the YAML's devices then.
+        registered = self.__dict__.get("registered")
+        return self._yaml_device_ids + (registered.device_ids() if registered is not None else [])
+
     def all_pollers(self) -> list[PunchPoller]:
         """The YAML's terminals' pollers and the registered ones' (commands reach both)."""
         return self.pollers + self.registered.pollers
@@ -145,10 +157,15 @@ class EdgeAgent:
     def _metrics_endpoint(self) -> MetricsEndpoint | None:
         if self.settings.metrics_port is None:
             return None
-        devices = [_terminal_reachability(poller) for poller in self.pollers]
-        devices += [_camera_reachability(loop) for loop in (self.face.loops if self.face is not None else [])]
-        sources = EdgeMetricSources(self.settings.edge_id, self.outbox, self.link, devices)
+        sources = EdgeMetricSources(self.settings.edge_id, self.outbox, self.link, self._reachability)
         return build_metrics_endpoint(sources, self.settings.metrics_host, self.settings.metrics_port)
+
+    def _reachability(self) -> list[DeviceReachability]:
+        """The YAML's devices and the registered ones running now (asked at every scrape)."""
+        devices = [_terminal_reachability(poller) for poller in self.all_pollers()]
+        yaml_loops = self.face.loops if self.face is not None else []
+        devices += [_camera_reachability(loop) for loop in yaml_loops + self.registered.cameras.loops]
+        return devices
 
     def start(self) -> None:
         if self.metrics is not None:

@@ -3,9 +3,11 @@
 Each config is the edge's whole registered set, so it is applied by difference: a poller starts for
 each pull terminal that appeared, stops for each that disappeared, and restarts for one whose
 address or model changed; the push terminals' serials become the ADMS endpoint's allow-list (beside
-``adms.terminals``). Terminals in the edge's YAML are kept as they are and **the YAML wins**: a
-registered serial that the YAML lists too is ignored here (with a warning), so a terminal can
-always be pinned locally, e.g. on a site without a reachable server.
+``adms.terminals``); each registered camera gets a face check-in loop (edge/registered_cameras.py),
+stopped when it disappears and restarted when its source or terminal changed. Devices in the edge's
+YAML are kept as they are and **the YAML wins**: a registered serial or camera id that the YAML lists
+too is ignored here (with a warning), so a device can always be pinned locally, e.g. on a site
+without a reachable server.
 
 Configs arrive on paho's network thread and are applied on this module's own thread: stopping a
 poller waits for it to close its connection, which must not hold up acks and commands.
@@ -32,10 +34,13 @@ from contracts import (
 )
 from edge.adms_server import AdmsEndpoint
 from edge.adms_settings import AdmsTerminalSettings
+from edge.camera_settings import CameraSettings
+from edge.face_checkin import FaceCheckInLoop
 from edge.firmware import resolve_adms_terminals, resolve_terminals
 from edge.outbox import Outbox, OutboxMessage
 from edge.ports import Clock
 from edge.punch_poller import PunchPoller
+from edge.registered_cameras import RegisteredCameras
 from edge.settings import EdgeSettings, TerminalSettings
 
 logger = logging.getLogger(__name__)
@@ -52,9 +57,11 @@ class _Running:
 
 
 class RegisteredDevices:
-    """The pollers of registered terminals; ``make_poller`` builds one like the agent's own. A
-    registered terminal this edge cannot take is reported (a device status, ``reachable: false``,
-    error ``not configured: ...``) so the devices page says why, not only this edge's log."""
+    """The pollers of registered terminals and the loops of registered cameras; ``make_poller`` and
+    ``make_camera_loop`` (None without a ``face:`` section) build them like the agent's own. A
+    registered device this edge cannot take is reported (a device status, ``reachable: false``,
+    error ``not configured: ...``) so the devices page says why, not only this edge's log.
+    ``on_changed`` is called after a config changed what runs (the edge's status lists its devices)."""
 
     def __init__(
         self,
@@ -65,8 +72,11 @@ class RegisteredDevices:
         outbox: Outbox,
         clock: Clock,
         on_queued: Callable[[], None],
+        make_camera_loop: Callable[[CameraSettings], FaceCheckInLoop] | None = None,
+        on_changed: Callable[[], None] = lambda: None,
     ) -> None:
         self._outbox = outbox
+        self._on_changed = on_changed
         self._clock = clock
         self._on_queued = on_queued
         self._settings = settings
@@ -77,6 +87,14 @@ class RegisteredDevices:
         }
         self._running: dict[str, _Running] = {}
         self._lock = threading.Lock()
+        yaml_cameras = {c.camera_id for c in (settings.face.cameras if settings.face else [])}
+        self.cameras = RegisteredCameras(
+            make_camera_loop,
+            yaml_cameras,
+            lambda camera_id, why: self._not_configured(
+                camera_id, DeviceKind.CAMERA, f"registered camera {camera_id} {why}"
+            ),
+        )
         self._configs: queue.Queue[EdgeConfig | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="device-registry", daemon=True)
         self.applied_version: int | None = None
@@ -112,6 +130,7 @@ class RegisteredDevices:
             serials = list(self._running)
         for serial in serials:
             self._stop_poller(serial)
+        self.cameras.stop_all()
 
     def _run(self) -> None:
         while (config := self._configs.get()) is not None:
@@ -122,8 +141,17 @@ class RegisteredDevices:
 
     # ------------------------------------------------------------ applying a config
 
+    def device_ids(self) -> list[str]:
+        """The registered terminals and cameras this edge runs (polled, accepted or watched)."""
+        accepted = set(self._adms.serials) if self._adms is not None else set()
+        with self._lock:
+            polled = list(self._running)
+        pushed = sorted(accepted - self._yaml_serials)
+        return polled + pushed + [loop.camera_id for loop in self.cameras.loops]
+
     def apply(self, config: EdgeConfig) -> None:
-        """Make the running registered pollers and the ADMS allow-list match ``config``."""
+        """Make the running registered pollers, camera loops and the ADMS allow-list match ``config``."""
+        before = self.device_ids()
         pinned = [t.serial for t in config.terminals if t.serial in self._yaml_serials]
         if pinned:
             logger.warning(
@@ -141,19 +169,17 @@ class RegisteredDevices:
             if serial not in self._running:
                 self._start_poller(terminal)
         self._apply_push([t for t in wanted.values() if t.connection == "push"])
+        self.cameras.apply(config.cameras)
         self.applied_version = config.version
         logger.info(
-            "device config version %d applied: %d registered pull terminal(s) polled, %d push",
+            "device config version %d applied: %d registered pull terminal(s) polled, %d push, %d camera(s)",
             config.version,
             len(self._running),
             len(wanted) - len(pulled),
+            len(self.cameras.loops),
         )
-        if config.cameras:
-            # Cameras are still set up in the YAML's face: section (docs/edge.md).
-            logger.info(
-                "registered cameras %s: set them up in this edge's face.cameras",
-                ", ".join(c.camera_id for c in config.cameras),
-            )
+        if self.device_ids() != before:
+            self._on_changed()
 
     def _start_poller(self, terminal: ConfiguredTerminal) -> None:
         try:
@@ -168,7 +194,7 @@ class RegisteredDevices:
             )
             (settings,) = resolve_terminals([settings], self._settings.firmware_configs_dir)
         except (ValueError, OSError) as exc:
-            self._not_configured(terminal.serial, f"cannot be polled by this edge: {exc}")
+            self._terminal_not_configured(terminal.serial, f"cannot be polled by this edge: {exc}")
             return
         poller = self._make_poller(settings)
         stop = threading.Event()
@@ -197,7 +223,7 @@ class RegisteredDevices:
     def _apply_push(self, terminals: list[ConfiguredTerminal]) -> None:
         if self._adms is None:
             for terminal in terminals:
-                self._not_configured(
+                self._terminal_not_configured(
                     terminal.serial,
                     "a push (ADMS) terminal, but this edge has no adms: section to take its uploads",
                 )
@@ -210,22 +236,25 @@ class RegisteredDevices:
                 )
                 usable += resolve_adms_terminals([settings], self._settings.firmware_configs_dir)
             except (ValueError, OSError) as exc:
-                self._not_configured(terminal.serial, f"cannot be accepted by this edge: {exc}")
+                self._terminal_not_configured(terminal.serial, f"cannot be accepted by this edge: {exc}")
         accepted = self._adms.set_registered(usable)
         logger.info("ADMS endpoint accepts %s", ", ".join(accepted) or "no terminal")
 
-    def _not_configured(self, serial: str, why: str) -> None:
-        error = f"not configured: registered terminal {serial} {why}"
+    def _terminal_not_configured(self, serial: str, why: str) -> None:
+        self._not_configured(serial, DeviceKind.TERMINAL, f"registered terminal {serial} {why}")
+
+    def _not_configured(self, device_id: str, kind: DeviceKind, what: str) -> None:
+        error = f"not configured: {what}"
         logger.error("%s", error)
         now = self._clock.now()
         status = DeviceStatus.create(
             edge_id=self._settings.edge_id,
-            device_id=serial,
+            device_id=device_id,
             occurred_at=now,
-            device_kind=DeviceKind.TERMINAL,
+            device_kind=kind,
             reachable=False,
             error=error[:2000],
         )
-        topic = event_topic(self._settings.edge_id, EventKind.DEVICE_STATUS, serial)
+        topic = event_topic(self._settings.edge_id, EventKind.DEVICE_STATUS, device_id)
         self._outbox.add([OutboxMessage(status.event_id, topic, encode(status))])
         self._on_queued()

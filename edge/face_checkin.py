@@ -234,21 +234,28 @@ class FaceCheckIn:
     ) -> None:
         from devices.face.backend import load_backend
 
-        backend = load_backend()  # a missing model stops the agent here, with a clear message
+        self._backend = load_backend()  # a missing model stops the agent here, with a clear message
+        self._edge_id = edge_id
+        self._outbox = outbox
+        self._clock = clock
+        self._status_interval = status_interval
+        self._on_queued = on_queued
         self.store = EdgeGallery(settings.gallery_path)
-        self.loops = [
-            FaceCheckInLoop(
-                edge_id=edge_id,
-                settings=camera,
-                camera=open_camera(camera),
-                engine=FaceEngine(camera.engine_config(), self.store.gallery, backend),
-                outbox=outbox,
-                clock=clock,
-                status_interval=status_interval,
-                on_queued=on_queued,
-            )
-            for camera in settings.cameras
-        ]
+        self.loops = [self.new_loop(camera) for camera in settings.cameras]
+
+    def new_loop(self, camera: CameraSettings) -> FaceCheckInLoop:
+        """A check-in loop for ``camera`` on this edge's gallery (the YAML's cameras and registered
+        ones alike); ValueError if its source cannot be opened as given."""
+        return FaceCheckInLoop(
+            edge_id=self._edge_id,
+            settings=camera,
+            camera=open_camera(camera),
+            engine=FaceEngine(camera.engine_config(), self.store.gallery, self._backend),
+            outbox=self._outbox,
+            clock=self._clock,
+            status_interval=self._status_interval,
+            on_queued=self._on_queued,
+        )
 
     def on_gallery(self, topic: str, payload: bytes) -> None:
         """A retained gallery message from the server (paho's thread)."""

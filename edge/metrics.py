@@ -54,7 +54,8 @@ class EdgeMetricSources:
     edge_id: str
     outbox: OutboxGauges
     link: LinkCounters
-    devices: Sequence[DeviceReachability] = field(default_factory=list)
+    # The YAML's devices and the registered ones running now: asked at every scrape.
+    devices: Callable[[], Sequence[DeviceReachability]] = field(default=lambda: [])
 
 
 class EdgeCollector(Collector):
@@ -113,7 +114,7 @@ class EdgeCollector(Collector):
             "1 if the terminal or camera was reachable at its latest check (absent before the first)",
             labels=["edge_id", "device_id", "device_kind"],
         )
-        for device in sources.devices:
+        for device in sources.devices():
             state = device.reachable()
             if state is not None:
                 reachable.add_metric([sources.edge_id, device.device_id, device.kind], 1.0 if state else 0.0)

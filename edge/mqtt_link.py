@@ -58,7 +58,7 @@ class MqttLink:
         outbox: Outbox,
         clock: Clock,
         *,
-        devices: list[str],
+        devices: list[str] | Callable[[], list[str]],
         on_command: Callable[[EdgeCommand], None],
         on_gallery: Callable[[str, bytes], None] | None = None,
         on_config: Callable[[bytes], None] | None = None,
@@ -68,6 +68,7 @@ class MqttLink:
         self._settings = settings
         self._outbox = outbox
         self._clock = clock
+        # The devices named in the retained status: the YAML's, and (a callable) the registered ones.
         self._devices = devices
         self._on_command = on_command
         self._wake = threading.Event()
@@ -109,7 +110,7 @@ class MqttLink:
                 state=state,
                 occurred_at=self._clock.now(),
                 software_version=software_version(),
-                devices=self._devices,
+                devices=self._devices() if callable(self._devices) else self._devices,
             )
         )
 
@@ -135,6 +136,13 @@ class MqttLink:
             info.wait_for_publish(timeout=2)
         self._client.disconnect()
         self._client.loop_stop()
+
+    def publish_online_status(self) -> None:
+        """Publish the retained "online" status again, e.g. after the registered devices changed."""
+        if self._client.is_connected():
+            self._client.publish(
+                edge_status_topic(self._edge_id), self._status(EdgeState.ONLINE), qos=1, retain=True
+            )
 
     def wake(self) -> None:
         """New events are in the outbox: publish them without waiting."""

@@ -22,7 +22,8 @@ from contracts.topics import TopicError, check_id
 # (AIOR192960031, CDQ9192960002). Anything else is a typo or a field mixed up with another.
 SERIAL_PATTERN = re.compile(r"^[A-Z0-9]{6,20}$")
 SERIAL_RULE = "6-20 capital letters and digits, as on the terminal's label (e.g. AIOR192960031)"
-_CAMERA_SOURCE = re.compile(r"^(\d{1,3}|(rtsp|rtsps|http|https)://\S+)$")
+# A video file on the edge (file:///path) stands in for a stream in demos and tests.
+_CAMERA_SOURCE = re.compile(r"^(\d{1,3}|(rtsp|rtsps|http|https)://\S+|file:///\S+)$")
 
 Connection = Literal["pull", "push"]
 
@@ -290,7 +291,8 @@ class DeviceRegistry:
         if not _CAMERA_SOURCE.fullmatch(entry.source.strip()):
             problems["source"] = (
                 "source_form",
-                f"{entry.source!r} is neither a stream URL (rtsp://, http://, https://) nor a device index (0, 1, ...)",
+                f"{entry.source!r} is neither a stream URL (rtsp://, http://, https://), a video file on the edge"
+                " (file:///path) nor a device index (0, 1, ...)",
             )
         if self.store.terminal(entry.linked_terminal) is None:
             problems["linked_terminal"] = (
