@@ -9,7 +9,7 @@ Lax coercion (``"5"`` for 5) is deliberately never used: it would make a valid e
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from hypothesis import strategies as st
@@ -154,6 +154,35 @@ def hostile_messages() -> st.SearchStrategy[tuple[str, bytes]]:
     return st.one_of(
         random_bytes, broken_json, any_json, _mutated_event(), _mutated_event(), _mutated_event()
     )
+
+
+@st.composite
+def database_refused_messages(draw: st.DrawFn) -> tuple[str, bytes]:
+    """Messages that fit the contract and that the database refuses: a device status whose text no
+    driver can encode (a lone surrogate) or, for PostgreSQL, holds a NUL; a punch whose time, valid
+    ISO 8601 with its offset, falls before the year 1 in UTC."""
+    n = draw(st.integers(min_value=0, max_value=10**6))
+    how = draw(st.sampled_from(["surrogate", "nul", "before_year_one"]))
+    if how == "before_year_one":
+        offset = timedelta(hours=draw(st.integers(min_value=1, max_value=14)))
+        punch = PunchEvent.create(
+            edge_id=EDGE,
+            device_serial="SN1",
+            user_id=str(n + 1),
+            device_time=datetime(1, 1, 1),
+            occurred_at=datetime(1, 1, 1, tzinfo=timezone(offset)),
+            observed_at=_AT,
+            verify_mode=1,
+            verify_method=VerifyMethod.FINGERPRINT,
+            punch_state=0,
+            source=PunchSource.PULL,
+        )
+        return event_topic(EDGE, EventKind.PUNCH, "SN1"), encode(punch)
+    topic, data = valid_events(n)[EventKind.DEVICE_STATUS]
+    poison = "\\ud800" if how == "surrogate" else "\\u0000"
+    text = draw(st.text(alphabet="abcdef ", max_size=20))
+    payload = json.dumps({**data, "error": "@"}).replace('"@"', f'"{text}{poison}{text}"')
+    return topic, payload.encode()
 
 
 def deeply_nested_messages() -> st.SearchStrategy[tuple[str, bytes]]:

@@ -34,7 +34,13 @@ from contracts import (
     event_topic,
 )
 from tests.faults.conftest import Stack
-from tests.faults.hostile_messages import EDGE, deeply_nested_messages, hostile_messages, oversized_messages
+from tests.faults.hostile_messages import (
+    EDGE,
+    database_refused_messages,
+    deeply_nested_messages,
+    hostile_messages,
+    oversized_messages,
+)
 from tests.faults.mqtt_tap import MqttTap
 from tests.faults.rig import (
     ServerRig,
@@ -51,6 +57,7 @@ pytestmark = pytest.mark.e2e
 FUZZED = 10_000
 OVERSIZED = 40
 DEEPLY_NESTED = 20
+DATABASE_REFUSED = 30  # fit the contract, refused by PostgreSQL
 
 
 def _healthy(server: ServerRig) -> bool:
@@ -85,9 +92,19 @@ def test_ten_thousand_hostile_messages_all_dead_lettered_none_stored(
     def collect_deeply_nested(message: tuple[str, bytes]) -> None:
         messages.append(message)
 
+    refused: list[tuple[str, bytes]] = []
+
+    @settings(max_examples=DATABASE_REFUSED, phases=[Phase.generate], database=None, deadline=None)
+    @given(database_refused_messages())
+    def collect_refused(message: tuple[str, bytes]) -> None:
+        refused.append(message)
+
     collect()
     collect_oversized()
     collect_deeply_nested()
+    collect_refused()
+    # Last and together: each batch holding one is stored one message at a time (slower).
+    messages += refused
     assert len(messages) >= FUZZED, f"hypothesis generated only {len(messages)} messages"
 
     server = ServerRig(tmp_path, postgres_url, private_mosquitto.url)
@@ -110,6 +127,13 @@ def test_ten_thousand_hostile_messages_all_dead_lettered_none_stored(
         )
         assert len(letters) == len(messages), "more dead letters than messages"
         assert all(letter.reason.strip() for letter in letters), "a dead letter without a reason"
+        refused_reasons = [
+            letter.reason for letter in letters if (letter.topic, letter.payload) in set(refused)
+        ]
+        assert len(refused_reasons) == len(refused)
+        assert all(reason.startswith("the database refused it: ") for reason in refused_reasons), (
+            refused_reasons
+        )
     finally:
         tap.close()
         server.stop()
