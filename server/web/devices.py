@@ -1,6 +1,7 @@
 """The devices page: terminals, cameras and edges with their status, and the admin's forms to
-register a terminal (its model chosen from the firmware configs), a camera, or an edge (its MQTT
-password shown once, on the answer to the form, and never again).
+register a terminal (its model chosen from the firmware configs) or change its registration, a
+camera, or an edge (its MQTT password shown once, on the answer to the form, and never again).
+``/devices/status`` is the page's status part alone, fetched again every 10 s by its script.
 
 Registration goes through the same service as the API (server/services/device_registry.py), so a
 refused registration is refused for the same reasons; each refused field's message is shown next
@@ -12,7 +13,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import Request, status
+from fastapi import HTTPException, Request, status
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
@@ -21,6 +22,7 @@ from server.api.registry_routes import RegistryServices
 from server.services.device_registry import (
     SERIAL_RULE,
     CameraEntry,
+    RegisteredTerminal,
     RegistryError,
     TerminalEntry,
 )
@@ -33,6 +35,7 @@ from server.web.rendering import office_zone, page_router, render
 devices_router = page_router()
 
 TERMINAL_FIELDS = ("serial", "model", "site_id", "edge_id", "host", "port", "transport", "timezone")
+EDITABLE_TERMINAL_FIELDS = ("model", "site_id", "host", "port", "transport", "timezone")
 CAMERA_FIELDS = ("camera_id", "source", "linked_terminal", "edge_id")
 
 
@@ -41,12 +44,25 @@ def _registry(request: Request) -> RegistryServices:
     return services
 
 
-@devices_router.get("/devices")
-async def devices_page(request: Request) -> Response:
+async def _status_context(request: Request) -> dict[str, Any]:
     registry = _registry(request)
     engine = request.app.state.kaoqin.engine
-    overview = await run_in_threadpool(device_overview, engine, registry.store, datetime.now(UTC))
-    return render(request, "devices.html", {"overview": overview})
+    now = datetime.now(UTC)
+    overview = await run_in_threadpool(device_overview, engine, registry.store, now)
+    return {"overview": overview, "checked_at": now}
+
+
+@devices_router.get("/devices")
+async def devices_page(request: Request) -> Response:
+    return render(request, "devices.html", await _status_context(request))
+
+
+@devices_router.get("/devices/status")
+async def devices_status(request: Request) -> Response:
+    """The status sections alone (no layout), for the page's refresh script."""
+    response = render(request, "devices_status.html", await _status_context(request))
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def _add_refusal(errors: FormErrors, exc: RegistryError) -> None:
@@ -63,6 +79,7 @@ async def _choices(request: Request) -> dict[str, Any]:
         "edges": await run_in_threadpool(store.active_edges),
         "terminals": [t.serial for t in await run_in_threadpool(store.terminals)],
         "serial_rule": SERIAL_RULE,
+        "editing": None,  # the serial whose registration the terminal form changes
     }
 
 
@@ -118,6 +135,72 @@ def _number(form: dict[str, str], name: str, default: int, errors: FormErrors) -
         errors.add(name, "devices.error.not_a_number")
         return default
     return int(text)
+
+
+def _form_of(terminal: RegisteredTerminal) -> dict[str, str]:
+    return {
+        "model": terminal.model,
+        "site_id": terminal.site_id,
+        "edge_id": terminal.edge_id,
+        "host": terminal.host or "",
+        "port": str(terminal.port),
+        "transport": terminal.transport,
+        "timezone": terminal.timezone,
+    }
+
+
+async def _registered_terminal(request: Request, serial: str) -> RegisteredTerminal:
+    terminal = await run_in_threadpool(_registry(request).store.terminal, serial)
+    if terminal is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"serial: no terminal {serial!r} is registered")
+    return terminal
+
+
+@devices_router.get("/devices/terminals/{serial}/edit")
+async def edit_terminal_form(request: Request, serial: str) -> Response:
+    terminal = await _registered_terminal(request, serial)
+    context = {**await _choices(request), "form": _form_of(terminal), "editing": serial}
+    return render(request, "devices_terminal_form.html", context)
+
+
+@devices_router.post("/devices/terminals/{serial}")
+async def update_terminal(request: Request, serial: str) -> Response:
+    """Change a registration's address, transport, zone, model or site (its edge and comm key stay);
+    the edge restarts the terminal's poller at the new address."""
+    current = await _registered_terminal(request, serial)
+    typed = await read_form(request)
+    form = {name: typed.get(name, "").strip() for name in EDITABLE_TERMINAL_FIELDS}
+    form["edge_id"] = current.edge_id
+    errors = FormErrors()
+    errors.required(form, "model", "site_id", "timezone")
+    for name in EDITABLE_TERMINAL_FIELDS:
+        errors.max_length(form, name, 64 if name != "host" else 255)
+    port = _number(form, "port", 4370, errors)
+    if not errors:
+        entry = TerminalEntry(
+            serial=serial,
+            model=form["model"],
+            site_id=form["site_id"],
+            edge_id=current.edge_id,
+            host=form["host"] or None,
+            port=port,
+            transport=form["transport"] or "tcp",
+            timezone=form["timezone"],
+            comm_key=current.comm_key,
+        )
+        registry = _registry(request)
+        try:
+            await run_in_threadpool(registry.registry.update_terminal, entry, datetime.now(UTC))
+        except RegistryError as exc:
+            _add_refusal(errors, exc)
+        else:
+            await run_in_threadpool(registry.publisher.changed)
+            session.flash(request, "devices.terminal_updated", "success", serial=serial)
+            return session.redirect(request, "/devices")
+    context = {**await _choices(request), "form": form, "errors": errors.as_context(), "editing": serial}
+    return render(
+        request, "devices_terminal_form.html", context, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT
+    )
 
 
 @devices_router.post("/devices/terminals/{serial}/delete")

@@ -14,6 +14,7 @@ from typing import Any
 
 from server.web.i18n_attendance import MESSAGES as ATTENDANCE_MESSAGES
 from server.web.i18n_calendar import MESSAGES as CALENDAR_MESSAGES
+from server.web.i18n_devices import MESSAGES as DEVICE_MESSAGES
 from server.web.i18n_incidents import MESSAGES as INCIDENT_MESSAGES
 from server.web.i18n_staff import MESSAGES as STAFF_MESSAGES
 
@@ -246,8 +247,8 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "devices.error.camera_taken": ("此摄像头编号已登记", "This camera id is already registered"),
     "devices.error.unknown_terminal": ("此考勤机尚未登记，请先登记", "That terminal is not registered yet"),
     "devices.error.source_form": (
-        "应为视频流地址（rtsp://、http://、https://）或设备号（0、1……）",
-        "Give a stream URL (rtsp://, http://, https://) or a device index (0, 1, ...)",
+        "应为视频流地址（rtsp://、http://、https://）、边缘端视频文件（file:///路径）或设备号（0、1……）",
+        "Give a stream URL (rtsp://, http://, https://), a video file on the edge (file:///path) or a device index (0, 1, ...)",
     ),
     "devices.error.cameras_linked": (
         "仍有摄像头对应此考勤机，请先删除摄像头：{detail}",
@@ -267,6 +268,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
 # Groups kept in their own modules (one per area, so concurrent pages do not edit the same lines).
 CATALOGUE |= INCIDENT_MESSAGES | STAFF_MESSAGES | CALENDAR_MESSAGES
 CATALOGUE |= ATTENDANCE_MESSAGES
+CATALOGUE |= DEVICE_MESSAGES
 
 
 class MissingMessage(KeyError):
