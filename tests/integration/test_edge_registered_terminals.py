@@ -20,12 +20,15 @@ from devices.zkteco.simulator import TerminalSimulator
 from edge.adms_settings import AdmsSettings
 from edge.agent import EdgeAgent
 from edge.settings import BUNDLED_FIRMWARE_CONFIGS, EdgeSettings, TerminalSettings
+from tests.integration.test_metrics import scrape
 from tests.support.auth import running_app, sign_in
 from tests.support.processes import wait_until
+from tests.support.services import free_port
 
 pytestmark = pytest.mark.integration
 ZONE = "Asia/Shanghai"
 MODEL = "tft_fingerprint_card_zmm220"
+REACHABLE = "kaoqin_edge_device_reachable"
 ADMS_HEADERS = {"User-Agent": "iClock Proxy/1.09", "Connection": "close"}
 
 
@@ -65,6 +68,12 @@ def _register(api: TestClient, serial: str, **fields: Any) -> None:
     assert reply.status_code == 201, reply.text
 
 
+def _metric_reachable(agent: EdgeAgent) -> dict[str, float]:
+    assert agent.metrics is not None
+    samples = scrape(f"http://127.0.0.1:{agent.metrics.port}/metrics")
+    return {dict(labels)["device_id"]: v for (name, labels), v in samples.items() if name == REACHABLE}
+
+
 def _stored(api: TestClient, serial: str) -> int:
     return int(api.get("/api/v1/punches", params={"device": serial, "limit": 1}).json()["total"])
 
@@ -83,7 +92,7 @@ def test_a_registered_terminal_is_polled_from_its_corrected_address_until_its_re
     api: TestClient, tmp_path: Path
 ) -> None:
     with TerminalSimulator(serial="KQREG0001", users=5, records=12, timezone=ZONE, seed=5) as sim:
-        agent = _agent(api, tmp_path)
+        agent = _agent(api, tmp_path, metrics_port=free_port())
         agent.start()
         try:
             assert agent.all_pollers() == []
@@ -102,11 +111,16 @@ def test_a_registered_terminal_is_polled_from_its_corrected_address_until_its_re
             sim.add_punch("3")  # stamped with the terminal's own clock
             wait_until(lambda: _stored(api, "KQREG0001") == 13, 30, "the live punch on the server")
             (poller,) = agent.registered.pollers
+            # The running registered terminal is in the edge's /metrics and its retained status.
+            assert _metric_reachable(agent) == {"KQREG0001": 1.0}
+            assert agent.device_ids() == ["KQREG0001"]
 
             assert api.delete("/api/v1/registry/terminals/KQREG0001").status_code == 204
             wait_until(lambda: agent.registered.pollers == [], 30, "the poller stopped")
             wait_until(lambda: sim.state.live_listeners == 0, 30, "the live session closed")
             assert poller.serial == "KQREG0001"
+            assert _metric_reachable(agent) == {}
+            assert agent.device_ids() == []
             assert _stored(api, "KQREG0001") == 13  # what was read stays
         finally:
             agent.stop()
