@@ -127,7 +127,8 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/incidents"): allow(ADMIN, HR, INSPECTOR),
     ("GET", "/api/v1/incidents"): allow(ADMIN, HR, INSPECTOR, STAFF, staff=OWN.STAFF_QUERY),
     ("GET", "/api/v1/incidents/{incident_id}"): allow(ADMIN, HR, INSPECTOR, STAFF, staff=OWN.INCIDENT_PATH),
-    ("POST", "/api/v1/incidents/{incident_id}/decision"): allow(ADMIN, HR),
+    # review, confirm, dismiss: the efficiency office (inspectors) follows up what it reports; HR too
+    ("POST", "/api/v1/incidents/{incident_id}/decision"): allow(ADMIN, HR, INSPECTOR),
     ("POST", "/api/v1/incidents/{incident_id}/explanation"): allow(ADMIN, HR, STAFF, staff=OWN.INCIDENT_PATH),
     ("POST", "/api/v1/incidents/{incident_id}/appeal"): allow(ADMIN, HR, STAFF, staff=OWN.INCIDENT_PATH),
     ("POST", "/api/v1/incidents/{incident_id}/attachments"): allow(
@@ -137,8 +138,9 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/incidents/{incident_id}/attachments/{attachment_id}"): allow(
         ADMIN, HR, INSPECTOR, STAFF, staff=OWN.INCIDENT_PATH, biometric_view=True
     ),
-    ("POST", "/api/v1/warnings"): allow(ADMIN, HR),
-    ("POST", "/api/v1/warnings/{warning_id}/withdrawal"): allow(ADMIN, HR),
+    # efficiency warnings are the efficiency office's business (inspectors), and HR's
+    ("POST", "/api/v1/warnings"): allow(ADMIN, HR, INSPECTOR),
+    ("POST", "/api/v1/warnings/{warning_id}/withdrawal"): allow(ADMIN, HR, INSPECTOR),
     ("GET", "/api/v1/warnings"): allow(ADMIN, HR, INSPECTOR, STAFF, staff=OWN.STAFF_QUERY),
     # faces (biometric data)
     ("PUT", "/api/v1/faces/{staff_id}/consent"): allow(ADMIN, HR),
@@ -192,7 +194,7 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/incidents/new"): page(ADMIN, HR, INSPECTOR),
     ("POST", "/incidents"): page(ADMIN, HR, INSPECTOR),
     ("GET", "/incidents/{incident_id}"): page(ADMIN, HR, INSPECTOR, STAFF, staff=OWN.INCIDENT_PATH),
-    ("POST", "/incidents/{incident_id}/decision"): page(ADMIN, HR),
+    ("POST", "/incidents/{incident_id}/decision"): page(ADMIN, HR, INSPECTOR),
     ("POST", "/incidents/{incident_id}/explanation"): page(ADMIN, HR, STAFF, staff=OWN.INCIDENT_PATH),
     ("POST", "/incidents/{incident_id}/appeal"): page(ADMIN, HR, STAFF, staff=OWN.INCIDENT_PATH),
     ("POST", "/incidents/{incident_id}/attachments"): page(
@@ -204,7 +206,7 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/incidents/{incident_id}/snapshots/{event_id}"): page(
         ADMIN, HR, INSPECTOR, STAFF, staff=OWN.INCIDENT_PATH, biometric_view=True
     ),
-    ("POST", "/incidents/{incident_id}/warning"): page(ADMIN, HR),
+    ("POST", "/incidents/{incident_id}/warning"): page(ADMIN, HR, INSPECTOR),
     ("GET", "/warnings"): page(ADMIN, HR, INSPECTOR, STAFF, staff=OWN.STAFF_QUERY),
     # staff and departments pages (server/web/staff_pages.py)
     ("GET", "/staff"): page(ADMIN, HR, INSPECTOR),

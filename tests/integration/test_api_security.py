@@ -221,6 +221,64 @@ def test_staff_see_only_their_own_records(app_client: tuple[TestClient, str]) ->
     assert {i["staff_id"] for i in both} == {OWN, OTHER}
 
 
+def test_inspectors_and_hr_move_incidents_through_review_and_issue_and_withdraw_warnings_staff_do_not(
+    app_client: tuple[TestClient, str],
+) -> None:
+    client, database_url = app_client
+    admin = _headers(client, database_url, Role.ADMIN)
+    deciders = {
+        "inspector": _headers(client, database_url, Role.INSPECTOR),
+        "hr": _headers(client, database_url, Role.HR),
+    }
+    staff = _headers(client, database_url, Role.STAFF, OWN)
+    _world(client, database_url, admin)
+    for n, (who, headers) in enumerate(deciders.items()):
+        reported = client.post(
+            "/api/v1/incidents",
+            json={
+                "staff_id": OWN,
+                "prohibition": "P2",
+                "summary": f"cards at the desk, visit {n}",
+                "occurred_at": f"2025-06-0{n + 2}T10:00:00+08:00",
+                "reported_by": "inspector-wang",
+            },
+            headers=deciders["inspector"],
+        )
+        assert reported.status_code == 201, reported.text
+        incident = reported.json()["incident_id"]
+        decision = f"/api/v1/incidents/{incident}/decision"
+        review = {"action": "review", "decided_by": who, "reason": "looking into it"}
+        refused = client.post(decision, json=review, headers=staff)
+        assert (refused.status_code, refused.headers.get(DENIED_HEADER)) == (403, "denied")
+        for action in ("review", "confirm"):
+            body = {"action": action, "decided_by": who, "reason": f"{action} by {who}"}
+            reply = client.post(decision, json=body, headers=headers)
+            assert reply.status_code == 200, reply.text
+        decided = reply.json()
+        assert decided["state"] == "confirmed"
+        assert [(e["actor"], e["reason"]) for e in decided["history"][-2:]] == [
+            (who, f"review by {who}"),
+            (who, f"confirm by {who}"),
+        ]
+        warning = {"incident_id": incident, "issued_by": who, "reason": "P2 confirmed"}
+        assert client.post("/api/v1/warnings", json=warning, headers=staff).status_code == 403
+        issued = client.post("/api/v1/warnings", json=warning, headers=headers)
+        assert issued.status_code == 201, issued.text
+        assert issued.json()["issued_by"] == who
+        withdrawal = {"withdrawn_by": who, "reason": "appeal upheld"}
+        path = f"/api/v1/warnings/{issued.json()['warning_id']}/withdrawal"
+        assert client.post(path, json=withdrawal, headers=staff).status_code == 403
+        withdrawn = client.post(path, json=withdrawal, headers=headers)
+        assert withdrawn.status_code == 200, withdrawn.text
+        assert withdrawn.json()["withdrawn_at"] is not None
+    senders = [
+        (e.actor, e.details["role"])
+        for e in client.app.state.audit_log.entries()
+        if e.action == "issue_warning"  # type: ignore[attr-defined]
+    ]
+    assert [role for _, role in senders] == ["inspector", "hr"]  # the signed-in sender is recorded too
+
+
 def test_failed_logins_are_limited_per_username_then_429_with_retry_after(
     app_client: tuple[TestClient, str],
 ) -> None:

@@ -1,7 +1,8 @@
 """The incident and warning pages against the real app on SQLite and PostgreSQL (session cookies, CSRF, the real
-services): an inspector's report with an attachment, HR's review, confirmation and warning, the
-head's escalation in the register, a staff member's explanation and appeal, the filters, the form
-errors next to their fields with nothing saved, and each role's refusals."""
+services): an inspector's report with an attachment, their own review, confirmation (or dismissal)
+and warning, recorded as theirs; HR's same rights and the head's escalation in the register; a staff
+member's explanation and appeal; the filters, the form errors next to their fields with nothing
+saved, and each role's refusals."""
 
 from __future__ import annotations
 
@@ -65,7 +66,7 @@ def _decide(client: TestClient, incident_id: str, action: str, reason: str, rout
     return reply.status_code
 
 
-def test_an_inspector_reports_with_an_attachment_hr_confirms_and_warns_and_the_register_shows_it(
+def test_an_inspector_reports_with_an_attachment_confirms_and_warns_and_the_register_shows_it(
     office: tuple[TestClient, str],
 ) -> None:
     client, database_url = office
@@ -81,8 +82,8 @@ def test_an_inspector_reports_with_an_attachment_hr_confirms_and_warns_and_the_r
         r'href="(/incidents/[^"]+/attachments/[^"]+)" data-testid="attachment-link">window.png<', detail.text
     )
     assert link, "the attachment is listed"
-    assert 'data-testid="decision-form"' not in detail.text  # an inspector does not decide
-    assert _decide(client, incident_id, "review", "looking") == 403
+    assert 'data-testid="action-review"' in detail.text  # the efficiency office follows up its reports
+    assert 'data-testid="action-confirm"' not in detail.text  # reported: review comes first
     shown = client.get(link.group(1))
     assert shown.status_code == 200
     assert shown.content == PHOTO
@@ -90,16 +91,22 @@ def test_an_inspector_reports_with_an_attachment_hr_confirms_and_warns_and_the_r
     views = [e for e in client.app.state.audit_log.entries() if e.action == "attachment"]  # type: ignore[attr-defined]
     assert [(v.actor, v.details["path_params"]["incident_id"]) for v in views] == [(inspector, incident_id)]
 
-    page_sign_in(client, database_url, "hr")
     assert _decide(client, incident_id, "confirm", "too early") == 422  # reported -> review first
+    assert _decide(client, incident_id, "review", "") == 422  # a decision needs its reason
     assert _decide(client, incident_id, "review", "checking the photo") == 303
+    assert 'data-testid="action-confirm"' in client.get(f"/incidents/{incident_id}", headers=HTML).text
     assert _decide(client, incident_id, "confirm", "the photo is clear") == 303
     detail = client.get(f"/incidents/{incident_id}", headers=HTML).text
     assert 'data-testid="incident-state">已确认<' in detail
+    assert 'data-testid="warning-form"' in detail
     history = re.search(r'<table id="history".*?</table>', detail, re.S)
     assert history
     assert history.group(0).count("<tr>") == 4
-    assert "the photo is clear" in history.group(0)
+    decided = re.findall(
+        r"<tr><td>[^<]*</td><td>([^<]*)</td>.*?<td>([^<]*)</td></tr>", history.group(0), re.S
+    )
+    assert (inspector, "checking the photo") in decided  # who decided is the signed-in inspector
+    assert (inspector, "the photo is clear") in decided
     reply = post_form(
         client, f"/incidents/{incident_id}", f"/incidents/{incident_id}/warning", {"reason": "P2 at window 3"}
     )
@@ -116,6 +123,29 @@ def test_an_inspector_reports_with_an_attachment_hr_confirms_and_warns_and_the_r
     assert [(kind, "name-a" in body, "P2 at window 3" in body) for kind, body in rows] == [
         ("personal", True, True)
     ]
+    stored = client.app.state.attendance.incidents.store.warnings(2026, "a", None)  # type: ignore[attr-defined]
+    assert [w["issued_by"] for w in stored] == [inspector]
+
+
+def test_an_inspector_dismisses_an_incident_under_review_with_a_reason(
+    office: tuple[TestClient, str],
+) -> None:
+    client, database_url = office
+    inspector = page_sign_in(client, database_url, "inspector")
+    incident_id = _report(client, "b", "a newspaper at the desk")
+    assert _decide(client, incident_id, "review", "looking") == 303
+    assert _decide(client, incident_id, "dismiss", "") == 422
+    assert _decide(client, incident_id, "dismiss", "it was the office's own bulletin") == 303
+    detail = client.get(f"/incidents/{incident_id}", headers=HTML).text
+    assert 'data-testid="incident-state">已驳回<' in detail
+    assert 'data-testid="decision-form"' not in detail  # dismissed: nothing left to decide
+    assert 'data-testid="warning-form"' not in detail  # no warning for a dismissed incident
+    history = client.app.state.attendance.incidents.store.incident(incident_id)["history"]  # type: ignore[attr-defined]
+    assert (history[-1]["actor"], history[-1]["action"], history[-1]["reason"]) == (
+        inspector,
+        "dismiss",
+        "it was the office's own bulletin",
+    )
 
 
 def test_the_second_warning_of_a_department_escalates_to_its_head_linked_in_the_register(
