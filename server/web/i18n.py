@@ -35,6 +35,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "nav.attendance": ("考勤", "Attendance"),
     "nav.incidents": ("违纪事件", "Incidents"),
     "nav.warnings": ("警告登记", "Warnings"),
+    "nav.my_leave": ("我的请假", "My leave"),
     "nav.staff": ("人员与部门", "Staff & departments"),
     "nav.devices": ("设备", "Devices"),
     "nav.calendar": ("班次、节假日与请假", "Timetables, holidays & leave"),

@@ -17,7 +17,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from server.api.access_policy import SESSION_COOKIE, Rule
-from server.services.auth import Principal
+from server.services.auth import Principal, Role
 from server.web import session
 from server.web.forms import CSRF_REFUSED, check_csrf
 from server.web.i18n import LANGUAGE_COOKIE, LANGUAGES, Translator, choose_language
@@ -30,6 +30,8 @@ STATIC = Path(__file__).parent / "static"
 class NavEntry:
     path: str  # a GET page route; shown to the roles its POLICY entry allows
     key: str  # message key of its label
+    # narrows who sees it, for a page the other roles already reach through a section of their own
+    only: frozenset[Role] | None = None
 
 
 # The nav, in order. An entry appears once its page has a POLICY entry (and so a route: the
@@ -40,6 +42,7 @@ NAV: tuple[NavEntry, ...] = (
     NavEntry("/attendance", "nav.attendance"),
     NavEntry("/incidents", "nav.incidents"),
     NavEntry("/warnings", "nav.warnings"),
+    NavEntry("/calendar/leave", "nav.my_leave", only=frozenset({Role.STAFF})),  # others: under /calendar
     NavEntry("/staff", "nav.staff"),
     NavEntry("/devices", "nav.devices"),
     NavEntry("/calendar", "nav.calendar"),
@@ -91,7 +94,8 @@ def nav_for(request: Request, principal: Principal | None) -> list[dict[str, Any
     entries = []
     for entry in NAV:
         rule = policy.get(("GET", entry.path))
-        if rule is not None and principal.role in rule.roles:
+        allowed = rule is not None and principal.role in rule.roles
+        if allowed and (entry.only is None or principal.role in entry.only):
             current = request.url.path == entry.path or request.url.path.startswith(entry.path + "/")
             entries.append({"path": entry.path, "key": entry.key, "current": current})
     return entries

@@ -1,7 +1,7 @@
 """The calendar and audit pages against the real app on SQLite and PostgreSQL: timetables shown and edited through
 their one-line-a-version text (checked by the API's TimetableIn), the year's national holidays with
 the office's overrides (the same days as GET /api/v1/holidays), leave with each problem next to its
-field, a staff member's own leave only, and the admin's audit log with its filters and chain check."""
+field, a staff member's own leave only (linked from their nav), and the admin's audit log with its filters and chain check."""
 
 from __future__ import annotations
 
@@ -148,6 +148,34 @@ def test_leave_is_recorded_with_each_problem_next_to_its_field_and_staff_see_the
     assert client.get(f"{page}?staff=b", headers=HTML).status_code == 403
     assert post_form(client, page, page, good).status_code == 403
     assert client.get("/calendar", headers=HTML).status_code == 403
+
+
+def _nav_links(html: str) -> list[tuple[str, str]]:
+    nav = re.search(r'<nav id="main-nav".*?</nav>', html, re.S)
+    assert nav, "the page has the nav"
+    return re.findall(r'<a href="([^"]+)"[^>]*>([^<]+)</a>', nav.group(0))
+
+
+def test_staff_find_their_own_leave_in_the_nav_and_the_other_roles_find_it_under_the_calendar(
+    office: tuple[TestClient, str, dict[str, str]],
+) -> None:
+    client, database_url, _ = office
+    page_sign_in(client, database_url, "staff", staff_id="a")
+    links = _nav_links(client.get("/me", headers=HTML).text)
+    assert ("/calendar/leave", "我的请假") in links
+    assert "/calendar" not in [path for path, _ in links]  # staff may not open the calendar itself
+    leave = client.get("/calendar/leave", headers=HTML)
+    assert leave.status_code == 200  # the link leads to their own leave page
+    assert re.search(r'<a href="/calendar/leave" aria-current="page">', leave.text)
+    assert ("/calendar/leave", "My leave") in _nav_links(client.get("/me?lang=en", headers=HTML).text)
+    for role in ("admin", "hr", "inspector"):
+        page_sign_in(client, database_url, role)
+        paths = [path for path, _ in _nav_links(client.get("/calendar/leave", headers=HTML).text)]
+        assert "/calendar" in paths, role
+        assert "/calendar/leave" not in paths, role  # one entry for the calendar section, not two
+        assert re.search(
+            r'<a href="/calendar" aria-current="page">', client.get("/calendar/leave", headers=HTML).text
+        ), role
 
 
 def test_the_admin_reads_the_audit_log_filtered_and_sees_the_chain_verified(
