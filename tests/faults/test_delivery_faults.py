@@ -165,7 +165,9 @@ def test_burst_beyond_the_broker_queue_while_the_server_is_slow(
     outbox and is published again after ``ack_timeout_seconds``, once the server takes messages."""
     config = private_mosquitto.config.read_text().splitlines()
     defaults = [
-        line for line in config if not line.startswith(("max_queued_messages", "max_inflight_messages"))
+        line
+        for line in config
+        if not line.startswith(("max_queued_messages", "max_inflight_messages", "user "))
     ]
     # As root Mosquitto drops to its own user, which cannot write the test's log; stay root.
     private_mosquitto.config.write_text("\n".join([*defaults, "user root"]) + "\n")

@@ -97,6 +97,8 @@ class PrivateMosquitto:
         self.config = workdir / "mosquitto.conf"
         workdir.mkdir(parents=True, exist_ok=True)
         # Persistence on, and queues large enough that nothing acknowledged is dropped in tests.
+        # Started as root, mosquitto switches to its own account, which cannot write the log or
+        # the persistence file into the test's private temporary directory: it stays root then.
         self.config.write_text(
             f"listener {self.port} 127.0.0.1\n"
             "allow_anonymous true\n"
@@ -104,7 +106,7 @@ class PrivateMosquitto:
             f"persistence_location {workdir}/\n"
             "max_queued_messages 0\n"
             "max_inflight_messages 100\n"
-            f"log_dest file {workdir}/mosquitto.log\n"
+            f"log_dest file {workdir}/mosquitto.log\n" + ("user root\n" if os.geteuid() == 0 else "")
         )
         self.process: subprocess.Popen[bytes] | None = None
 
