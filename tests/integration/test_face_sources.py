@@ -125,7 +125,9 @@ def test_the_bad_frame_error_names_the_camera_and_the_frame(tmp_path: Path) -> N
     source.open()
     try:
         assert [_level(source.read()) for _ in range(2)] == [0, 1]
-        with pytest.raises(BadFrameError, match=r"camera door \(.*bad\.avi\): frame 3 of 6 cannot be decoded"):
+        with pytest.raises(
+            BadFrameError, match=r"camera door \(.*bad\.avi\): frame 3 of 6 cannot be decoded"
+        ):
             source.read()
         assert [_level(source.read()) for _ in range(3)] == [3, 4, 5]
         with pytest.raises(StreamEnded):
