@@ -170,8 +170,10 @@ def run_demo(options: DemoOptions) -> int:
     agent.start()
 
     print(f"Kaoqin demo running. API docs: {base_url}/docs  (punches: {base_url}/api/v1/punches)", flush=True)
+    print(f"Web pages: {base_url}/  (Simplified Chinese; English from the language switch)", flush=True)
     print(
-        f"Sign in to the API as {username} / {password} (admin; the Authorize button in /docs).", flush=True
+        f"Sign in as {username} / {password} (admin): on the pages, or with the Authorize button in /docs.",
+        flush=True,
     )
     print(f"Files in {workdir}. Stop with Ctrl-C.", flush=True)
 

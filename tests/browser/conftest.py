@@ -41,8 +41,10 @@ def chromium_executable() -> str:
     return path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def playwright() -> Iterator[Playwright]:
+    # Package scope, not session: Playwright's sync API keeps an event loop running in the main
+    # thread until it stops, and later tests that call asyncio.run() there would fail.
     with sync_playwright() as driver:
         yield driver
 
