@@ -148,6 +148,7 @@ def month_view(request: Request, department: str | None = None, month: str | Non
         return render(request, "attendance_month.html", context)
     try:
         context["sheet"] = reports.service.month_sheet(chosen["department_id"], picked[0])
+        context["charts_in_english"] = charts.cjk_family() is None
     except EmptyReport:
         context["empty"] = {"department": chosen["name"], "month": picked[0]}
     return render(request, "attendance_month.html", context)
