@@ -3,6 +3,7 @@
 Imports only pydantic; nothing else in Kaoqin builds a topic string or serialises a payload by hand.
 """
 
+from contracts.acks import AckItem, AckStatus, EventAck
 from contracts.codec import (
     MAX_PAYLOAD_BYTES,
     ContractError,
@@ -13,36 +14,35 @@ from contracts.codec import (
     decode_event,
     encode,
 )
-from contracts.edge_config import ConfiguredCamera, ConfiguredTerminal, EdgeConfig
-from contracts.events import (
-    AckItem,
-    AckStatus,
-    CapacityAlert,
+from contracts.commands import (
     ClearLogCommand,
     CopyTemplatesCommand,
-    DeviceKind,
-    DeviceStatus,
     DisableUsersCommand,
     EdgeCommand,
+    ReadNowCommand,
+    SetTimeCommand,
+    TemplateFinger,
+    TerminalUser,
+    UpsertUsersCommand,
+    UserTemplates,
+    WriteTemplatesCommand,
+)
+from contracts.edge_config import ConfiguredCamera, ConfiguredTerminal, EdgeConfig
+from contracts.events import (
+    CapacityAlert,
+    DeviceKind,
+    DeviceStatus,
     EdgeEvent,
     EdgeState,
     EdgeStatus,
-    EventAck,
     FaceLiveness,
     FaceObservation,
     FaceOutcome,
     PunchEvent,
     PunchFlag,
     PunchSource,
-    ReadNowCommand,
-    SetTimeCommand,
-    TemplateFinger,
     TemplatesEvent,
-    TerminalUser,
-    UpsertUsersCommand,
-    UserTemplates,
     VerifyMethod,
-    WriteTemplatesCommand,
     punch_event_id,
 )
 from contracts.topics import (

@@ -12,12 +12,12 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from contracts.acks import EventAck
+from contracts.commands import EdgeCommand
 from contracts.edge_config import EdgeConfig
 from contracts.events import (
     DeviceStatus,
-    EdgeCommand,
     EdgeStatus,
-    EventAck,
     FaceObservation,
     PunchEvent,
     TemplatesEvent,

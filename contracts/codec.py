@@ -7,13 +7,13 @@ from typing import TypeVar
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from contracts.acks import EventAck
+from contracts.commands import EdgeCommand
 from contracts.edge_config import EdgeConfig
 from contracts.events import (
     DeviceStatus,
-    EdgeCommand,
     EdgeEvent,
     EdgeStatus,
-    EventAck,
     FaceObservation,
     PunchEvent,
     TemplatesEvent,

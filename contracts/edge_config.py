@@ -13,7 +13,7 @@ from typing import Literal, Self
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from contracts.events import Id
+from contracts.payload import Id
 
 
 class _Payload(BaseModel):

@@ -1,4 +1,5 @@
-"""Versioned payloads of the MQTT interface (schema version 1).
+"""Versioned payloads of the events edges publish (schema version 1); server-to-edge commands are in
+``contracts.commands`` and acknowledgements in ``contracts.acks``.
 
 Every event an edge publishes carries a stable ``event_id`` derived from its content, so the same
 terminal record read twice, or delivered twice by QoS 1, always has the same id and the server can
@@ -9,32 +10,17 @@ store it once. Times are timezone-aware; a terminal's naive wall-clock time is k
 from __future__ import annotations
 
 import base64
-import uuid
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal, Self
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, NaiveDatetime, model_validator
+from pydantic import AwareDatetime, Field, NaiveDatetime, model_validator
 
-# Fixed namespace for uuid5 ids: changing it would change every id ever issued.
-KAOQIN_NAMESPACE = uuid.UUID("6f1c2a7e-4b0d-5c8e-9a3f-0d2b7e4c1a95")
-SCHEMA_VERSION = 1
-
-Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")]
-# Bounds of the server's columns (server/adapters/tables.py): a value the database would refuse is
-# refused here, so it is dead-lettered with a reason instead of failing the whole ingest batch.
-ID_MAX = 64  # String(64) ids
-TEXT_MAX = 255  # String(255) columns
-INT32_MAX = 2**31 - 1  # INTEGER
-INT64_MAX = 2**63 - 1  # BIGINT
-
-
-class _Payload(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def _uuid5(*parts: object) -> str:
-    return str(uuid.uuid5(KAOQIN_NAMESPACE, "|".join(str(p) for p in parts)))
+from contracts.commands import UserTemplates
+from contracts.payload import ID_MAX, INT32_MAX, INT64_MAX, TEXT_MAX, Id
+from contracts.payload import Payload as _Payload
+from contracts.payload import check_event_id as _check_id
+from contracts.payload import uuid5_id as _uuid5
 
 
 class VerifyMethod(StrEnum):
@@ -93,11 +79,6 @@ def device_status_id(edge_id: str, device_id: str, occurred_at: datetime) -> str
 def edge_status_id(edge_id: str, state: str, occurred_at: datetime) -> str:
     """Stable id of an edge status: edge + state + time."""
     return _uuid5("edge_status", edge_id, state, occurred_at.isoformat())
-
-
-def _check_id(kind: str, event_id: str, expected: str) -> None:
-    if event_id != expected:
-        raise ValueError(f"{kind} event_id {event_id!r} does not match its content (expected {expected})")
 
 
 class PunchEvent(_Payload):
@@ -383,84 +364,6 @@ class EdgeStatus(_Payload):
         )
 
 
-class SetTimeCommand(_Payload):
-    """Set a terminal's clock to the edge's clock in the terminal's configured zone."""
-
-    action: Literal["set_time"] = "set_time"
-    device_serial: Id
-
-
-class ReadNowCommand(_Payload):
-    """Read a terminal's log now instead of waiting for the next poll (all terminals if none named)."""
-
-    action: Literal["read_now"] = "read_now"
-    device_serial: Id | None = None
-
-
-class TerminalUser(_Payload):
-    """A staff member as a terminal stores them; ``user_id`` is the PIN typed or matched on it."""
-
-    user_id: str = Field(min_length=1, max_length=24, pattern=r"^[A-Za-z0-9]+$")
-    name: str = Field(default="", max_length=24)
-    admin: bool = False
-    card: int = Field(default=0, ge=0, le=0xFFFFFFFF)
-    enabled: bool = True
-
-
-class UpsertUsersCommand(_Payload):
-    """Create or update users on a terminal (on every terminal of the edge if none is named)."""
-
-    action: Literal["upsert_users"] = "upsert_users"
-    device_serial: Id | None = None
-    users: list[TerminalUser] = Field(min_length=1, max_length=1000)
-
-
-class DisableUsersCommand(_Payload):
-    """Disable users so they can no longer punch; their records and templates stay on the device."""
-
-    action: Literal["disable_users"] = "disable_users"
-    device_serial: Id | None = None
-    user_ids: list[str] = Field(min_length=1, max_length=1000)
-
-
-class CopyTemplatesCommand(_Payload):
-    """Copy fingerprint templates enrolled on one terminal to the edge's other terminals."""
-
-    action: Literal["copy_templates"] = "copy_templates"
-    source_serial: Id
-    user_ids: list[str] | None = Field(default=None, description="all users with templates if none")
-    target_serials: list[Id] | None = Field(
-        default=None, description="this edge's terminals to copy to (all the others if none)"
-    )
-    to_server: bool = Field(
-        default=False,
-        description="also send them to the server as templates events, for the site's terminals on other edges",
-    )
-
-
-class TemplateFinger(_Payload):
-    """One enrolled fingerprint: finger index 0-9 and the vendor template bytes in base64."""
-
-    finger: int = Field(ge=0, le=9)
-    template: str = Field(min_length=4, max_length=8192, pattern=r"^[A-Za-z0-9+/]+={0,2}$")
-
-
-class UserTemplates(_Payload):
-    """A user and their fingerprints, as a terminal stores them."""
-
-    user: TerminalUser
-    fingers: list[TemplateFinger] = Field(min_length=1, max_length=10)
-
-
-class WriteTemplatesCommand(_Payload):
-    """Store fingerprints read on another terminal of the same site (through another edge)."""
-
-    action: Literal["write_templates"] = "write_templates"
-    device_serial: Id
-    source_serial: Id
-    users: list[UserTemplates] = Field(min_length=1, max_length=1000)
-
-
 def templates_event_id(edge_id: str, device_serial: str, occurred_at: datetime, part: int) -> str:
     """Stable id of a templates event: edge + terminal + when read + part number."""
     return _uuid5("templates", edge_id, device_serial, occurred_at.isoformat(), part)
@@ -503,58 +406,3 @@ class TemplatesEvent(_Payload):
 EdgeEvent = Annotated[
     PunchEvent | FaceObservation | DeviceStatus | TemplatesEvent, Field(discriminator="kind")
 ]
-
-
-class ClearLogCommand(_Payload):
-    """Clear a terminal's log: done only if its policy allows and the server acknowledged every record."""
-
-    action: Literal["clear_log"] = "clear_log"
-    device_serial: Id
-
-
-Command = Annotated[
-    SetTimeCommand
-    | ReadNowCommand
-    | UpsertUsersCommand
-    | DisableUsersCommand
-    | CopyTemplatesCommand
-    | WriteTemplatesCommand
-    | ClearLogCommand,
-    Field(discriminator="action"),
-]
-
-
-class EdgeCommand(_Payload):
-    """A command from the server to one edge."""
-
-    kind: Literal["command"] = "command"
-    schema_version: Literal[1] = 1
-    command_id: str = Field(min_length=1, max_length=64)
-    edge_id: Id
-    issued_at: AwareDatetime
-    command: Command
-
-
-class AckStatus(StrEnum):
-    """What the server did with an event; in every case the edge may forget it."""
-
-    STORED = "stored"
-    DUPLICATE = "duplicate"  # stored before: a redelivery
-    DEAD_LETTERED = "dead_lettered"  # kept in the dead-letter store with a reason
-
-
-class AckItem(_Payload):
-    """The server's answer for one event."""
-
-    event_id: str
-    status: AckStatus
-
-
-class EventAck(_Payload):
-    """The server's acknowledgement of events it has stored; only then may the edge delete them."""
-
-    kind: Literal["ack"] = "ack"
-    schema_version: Literal[1] = 1
-    edge_id: Id
-    acked_at: AwareDatetime
-    items: list[AckItem] = Field(min_length=1)
