@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 
 from contracts.faces import gallery_bucket
+from contracts.topics import EventKind, TopicError, parse_topic
 from server.adapters import tables
 from server.adapters.tables_faces import face_consents, face_encodings, face_gallery, face_gallery_version
 
@@ -209,8 +210,33 @@ class FaceStore:
             ).rowcount
         return int(unknown), int(known)
 
+    def purge_face_dead_letters(self, before: datetime) -> int:
+        """Delete dead letters received before ``before`` that are, or may be, face observations:
+        their topic names the face kind, or their payload carries a snapshot field. A refused
+        message is still biometric data, and the dead-letter store has no retention of its own."""
+        d = tables.dead_letters
+        doomed: list[int] = []
+        with self._engine.connect() as c:
+            rows = c.execution_options(yield_per=500).execute(
+                select(d.c.id, d.c.topic, d.c.payload).where(d.c.received_at < before)
+            )
+            doomed = [row.id for row in rows if _may_hold_a_face(row.topic, bytes(row.payload))]
+        with self._engine.begin() as c:
+            for start in range(0, len(doomed), 500):
+                c.execute(delete(d).where(d.c.id.in_(doomed[start : start + 500])))
+        return len(doomed)
+
     def snapshot(self, event_id: str) -> bytes | None:
         f = tables.face_observations
         with self._engine.connect() as c:
             value = c.execute(select(f.c.snapshot_jpeg).where(f.c.event_id == event_id)).scalar_one_or_none()
         return bytes(value) if value is not None else None
+
+
+def _may_hold_a_face(topic: str, payload: bytes) -> bool:
+    try:
+        if parse_topic(topic).kind is EventKind.FACE:
+            return True
+    except TopicError:
+        pass  # a topic outside the tree says nothing: look at the payload
+    return b"snapshot" in payload

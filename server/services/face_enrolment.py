@@ -76,6 +76,7 @@ class PurgeResult:
     unknown_snapshots: int
     known_snapshots: int
     people_expired: list[str]
+    face_dead_letters: int = 0
 
 
 def _now() -> datetime:
@@ -249,16 +250,18 @@ class FaceEnrolment:
             unknown_before=now - timedelta(hours=s.unknown_snapshot_hours),
             known_before=now - timedelta(days=s.known_snapshot_days),
         )
+        dead_letters = self.store.purge_face_dead_letters(now - timedelta(hours=s.dead_letter_face_hours))
         expired: list[str] = []
         if s.encoding_max_age_days is not None:
             expired = self.store.delete_older_than(now - timedelta(days=s.encoding_max_age_days), now)
             for bucket in sorted({gallery_bucket(staff_id) for staff_id in expired}):
                 self.publish_bucket(bucket)
-        if unknown or known or expired:
+        if unknown or known or expired or dead_letters:
             logger.info(
-                "face purge: %d unknown and %d known snapshots, %d people expired",
+                "face purge: %d unknown and %d known snapshots, %d people expired, %d face dead letters",
                 unknown,
                 known,
                 len(expired),
+                dead_letters,
             )
-        return PurgeResult(unknown, known, expired)
+        return PurgeResult(unknown, known, expired, dead_letters)

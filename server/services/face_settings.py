@@ -23,6 +23,11 @@ class FaceSettings(BaseModel):
     # Retention: unknown faces are strangers who never consented, so hours, not days.
     unknown_snapshot_hours: float = Field(default=6.0, gt=0)
     known_snapshot_days: float = Field(default=30.0, gt=0)
+    dead_letter_face_hours: float = Field(
+        default=72.0,
+        gt=0,
+        description="refused face observations (they may carry a snapshot) are kept this long for diagnosis",
+    )
     encoding_max_age_days: float | None = Field(
         default=None, gt=0, description="re-enrolment required after this; unset keeps until deleted"
     )

@@ -18,7 +18,7 @@ from sqlalchemy import Engine, func, select
 
 from contracts import FaceLiveness, FaceObservation, FaceOutcome
 from contracts.faces import decode_gallery_message, gallery_bucket
-from contracts.topics import gallery_bucket_topic, gallery_head_topic
+from contracts.topics import EventKind, event_topic, gallery_bucket_topic, gallery_head_topic
 from edge.gallery_store import EdgeGallery
 from server.adapters import tables
 from server.adapters.db import create_db_engine
@@ -29,7 +29,7 @@ from server.adapters.migrate import migrate
 from server.services.face_enrolment import FaceEnrolment
 from server.services.face_schedule import FaceSchedule
 from server.services.face_settings import FaceSettings
-from server.services.ingest import IngestBatch
+from server.services.ingest import DeadLetter, IngestBatch
 from tests.support.processes import wait_until
 
 pytestmark = pytest.mark.integration
@@ -206,3 +206,29 @@ def test_the_schedule_publishes_the_gallery_once_then_only_what_changed(world: W
         assert publisher.sent[-2] == (bucket_a, b"")  # emptied: cleared on the broker
     finally:
         schedule.stop()
+
+
+def test_refused_face_observations_leave_the_dead_letter_store_with_the_snapshot_retention(
+    world: World,
+) -> None:
+    """A dead letter may hold a snapshot (a face observation the contract refused): biometric data,
+    so the purge removes it after ``dead_letter_face_hours``; other dead letters stay for diagnosis."""
+    face_topic = event_topic("edge-r", EventKind.FACE, "cam-r")
+    punch_topic = event_topic("edge-r", EventKind.PUNCH, "SN1")
+    old, recent = NOW - timedelta(hours=73), NOW - timedelta(hours=71)
+    letters = [
+        DeadLetter(old, face_topic, b'{"kind": "face", "broken', "not JSON"),
+        DeadLetter(old, "no/such/topic", b'{"snapshot_jpeg_b64": "/9j/4AAQ"}', "topic outside the tree"),
+        DeadLetter(old, punch_topic, b'{"kind": "punch"}', "missing fields"),
+        DeadLetter(recent, face_topic, b"{}", "missing fields"),
+    ]
+    SqlIngestStore(world.engine).store_batch(IngestBatch(dead_letters=letters), NOW)
+
+    assert world.faces.purge().face_dead_letters == 2
+
+    with world.engine.connect() as c:
+        left = c.execute(select(tables.dead_letters.c.topic, tables.dead_letters.c.received_at)).all()
+    assert sorted((topic, at.astimezone(UTC)) for topic, at in left) == sorted(
+        [(punch_topic, old), (face_topic, recent)]
+    )
+    assert world.faces.purge().face_dead_letters == 0
