@@ -6,6 +6,8 @@ changed frame at ``detect_scale``, and the encoding runs once when a track is fi
 few more times only while it stays unknown), on the full-resolution frame. A frame that barely
 differs from the one before skips detection altogether: tracks carry over unchanged, and only a track
 whose liveness is still undecided has its landmarks computed (a blink is too small to pass the gate).
+Landmarks (~2-3 ms a face) serve liveness only, so a track that has passed or been reported gets none;
+the motion gate's reduced frame is the one the detector runs on (one resize per frame).
 """
 
 from __future__ import annotations
@@ -145,10 +147,14 @@ class FaceEngine:
             faces.append(PhotoFace(det.box, det.score, encoding, match, nearest))
         return sorted(faces, key=lambda f: f.box[3])
 
-    def _detect(self, image: RgbImage, scale: float) -> list[Detection]:
-        small = (
-            image if scale >= 1 else cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-        )
+    def _detect(self, image: RgbImage, scale: float, small: RgbImage | None = None) -> list[Detection]:
+        """Faces in ``image`` detected at ``scale``; ``small`` is the image already reduced to it."""
+        if small is None:
+            small = (
+                image
+                if scale >= 1
+                else cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+            )
         found = self._backend.detect(
             np.ascontiguousarray(small),
             upsample=self.config.upsample,
@@ -181,18 +187,31 @@ class FaceEngine:
         with self._lock:
             return self._process(frame, at)
 
-    def _changed(self, frame: RgbImage) -> bool:
+    def _reduce(self, frame: RgbImage) -> RgbImage:
+        """The frame at ``detect_scale``: the motion gate compares it and the detector runs on it."""
         scale = self.config.detect_scale
-        small = cv2.resize(frame, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        if scale >= 1:
+            return frame
+        return np.asarray(cv2.resize(frame, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA), np.uint8)
+
+    def _changed(self, small: RgbImage) -> bool:
         grey = np.asarray(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY), dtype=np.uint8)
         previous, self._previous = self._previous, grey
         if previous is None or previous.shape != grey.shape:
             return True
         return float(cv2.absdiff(previous, grey).mean()) >= self.config.motion_threshold
 
+    @staticmethod
+    def _needs_landmarks(track: _Track) -> bool:
+        """Landmarks serve liveness only: none once the track is reported or has passed (a verdict
+        that cannot change: motion and a blink, once seen, stay seen). A failed or pending verdict may
+        still turn to passed before the decision, so those tracks keep theirs."""
+        return not track.reported and track.liveness.result is not Liveness.PASSED
+
     def _process(self, frame: RgbImage, at: datetime) -> FrameReport:
         sightings: list[FaceSighting] = []
-        if not self._changed(frame):
+        small = self._reduce(frame)
+        if not self._changed(small):
             for track in self._tracks:
                 track.frames += 1
                 if track.missed:  # nothing changed: a face that was gone is still gone
@@ -201,13 +220,15 @@ class FaceEngine:
                 track.hits += 1
                 # A blink barely changes the frame (two eyes out of 640x480): a track still waiting
                 # for one gets its landmarks on an unchanged frame too (~2 ms), for the blink only.
-                waiting = self._blink_required and track.liveness.result is Liveness.PENDING
+                waiting = (
+                    self._blink_required and not track.reported and track.liveness.result is Liveness.PENDING
+                )
                 landmarks = self._backend.landmarks(frame, track.box) if waiting else None
                 track.liveness.add(landmarks, changed=False)
                 self._decide(track, at, sightings)
             self._drop_lost(at, sightings)
             return FrameReport(True, self.faces_in_view, sightings)
-        detections = self._detect(frame, self.config.detect_scale)
+        detections = self._detect(frame, self.config.detect_scale, small)
         pairs, lost, new = associate(
             [t.box for t in self._tracks], [d.box for d in detections], self.config.min_iou
         )
@@ -234,7 +255,8 @@ class FaceEngine:
                 continue
             if track.hits > 1:
                 track.frames += 1
-            track.liveness.add(self._backend.landmarks(frame, track.box))
+            needed = self._needs_landmarks(track)
+            track.liveness.add(self._backend.landmarks(frame, track.box) if needed else None)
             self._maybe_encode(frame, track)
             self._decide(track, at, sightings)
         self._drop_lost(at, sightings)

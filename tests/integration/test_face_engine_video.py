@@ -7,10 +7,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 
 from devices.camera import StreamEnded
 from devices.cameras.opencv_source import OpenCvSource
+from devices.face.backend import Box, FaceBackend, RgbImage
 from devices.face.engine import FaceEngine, FaceEngineConfig, FaceSighting, FrameReport
 from devices.face.gallery import Gallery
 from devices.face.images import load_photo
@@ -103,6 +105,31 @@ def test_unchanged_frames_skip_detection_and_a_known_face_is_encoded_once(
     assert sum(r.skipped for r in reports) < 10  # it moves: detection runs on most frames
     assert engine.encodings_computed == 1  # but the tracked face is encoded once
     assert [s.staff_id for s in sightings] == ["S-biden"]
+
+
+class LandmarkCountingBackend(FaceBackend):
+    """The real dlib backend, counting the frames it computed landmarks on."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.landmark_calls = 0
+
+    def landmarks(self, image: RgbImage, box: Box) -> npt.NDArray[np.float32]:
+        self.landmark_calls += 1
+        return super().landmarks(image, box)
+
+
+def test_landmarks_stop_once_the_liveness_verdict_has_passed_and_the_face_is_reported(
+    faces_dir: Path, tmp_path: Path, gallery: Gallery
+) -> None:
+    swaying = write_video(tmp_path / "sway.avi", [Scene(faces_dir / "people" / "biden_1.jpg", 60, drift=1.5)])
+    backend = LandmarkCountingBackend()
+    reports, sightings = run(swaying, FaceEngine(FaceEngineConfig(), gallery, backend))
+    (sighting,) = sightings
+    assert (sighting.staff_id, sighting.liveness) == ("S-biden", Liveness.PASSED)
+    assert sum(not r.skipped for r in reports) > 50  # detection ran on nearly every frame
+    # Liveness passed on the first movement; no landmarks after that, none once the face is reported.
+    assert 2 <= backend.landmark_calls <= sighting.frames < 20
 
 
 def test_an_unknown_face_is_encoded_a_few_times_then_reported_once(
