@@ -83,6 +83,23 @@ _EVENT_MODELS: dict[EventKind, type[PunchEvent | FaceObservation | DeviceStatus 
 }
 
 
+def _validate_event(payload: bytes) -> EdgeEvent:
+    """The payload's event: parsed and validated by pydantic in one pass (measured 15.5 µs against
+    24.5 µs for ``json.loads`` + ``validate_python``, docs/benchmarks/ingest_store.md). Whatever that
+    refuses goes through the two-step path again, so a refused payload gets the same reason (and
+    claimed id) as before: "not UTF-8 JSON", the size limit, the nesting depth, the field errors."""
+    if len(payload) <= MAX_PAYLOAD_BYTES:
+        try:
+            return _event_adapter.validate_json(payload)
+        except (ValidationError, RecursionError):
+            pass
+    data = _load_json(payload)
+    try:
+        return _event_adapter.validate_python(data)
+    except ValidationError as exc:
+        raise ContractError(_describe(exc), event_id=_claimed_id(data)) from None
+
+
 def decode_event(topic: str, payload: bytes) -> PunchEvent | FaceObservation | DeviceStatus | TemplatesEvent:
     """Parse an event published under ``events/``, checking that the topic and payload agree."""
     try:
@@ -91,11 +108,7 @@ def decode_event(topic: str, payload: bytes) -> PunchEvent | FaceObservation | D
         raise ContractError(str(exc)) from None
     if parsed.channel != "events" or parsed.kind is None:
         raise ContractError(f"topic {topic!r} is not an event topic")
-    data = _load_json(payload)
-    try:
-        event = _event_adapter.validate_python(data)
-    except ValidationError as exc:
-        raise ContractError(_describe(exc), event_id=_claimed_id(data)) from None
+    event = _validate_event(payload)
     if not isinstance(event, _EVENT_MODELS[parsed.kind]):
         raise ContractError(
             f"payload kind {event.kind!r} published on a {parsed.kind.value!r} topic",

@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 
 ROOT = "kaoqin/v1"
 _EDGES = f"{ROOT}/edges"
@@ -110,6 +111,10 @@ class ParsedTopic:
     device_id: str | None = None
 
 
+# The server parses every message's topic (twice: to route it, then to check the payload against
+# it) and a site has few distinct topics, so the parse is cached; ParsedTopic is immutable, and a
+# refused topic raises each time (lru_cache keeps no exceptions). Bounded against hostile topics.
+@lru_cache(maxsize=4096)
 def parse_topic(topic: str) -> ParsedTopic:
     """Split a v1 topic into its parts, or raise :class:`TopicError` naming what is wrong."""
     parts = topic.split("/")
