@@ -17,7 +17,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -61,8 +61,9 @@ class MqttTls:
     key_file: Path | None = None
 
 
-@dataclass(frozen=True)
-class _Received:
+class _Received(NamedTuple):
+    """One message from paho's thread to the worker (a tuple: built for every message)."""
+
     message: InboundMessage
     mid: int
     qos: int
@@ -104,7 +105,9 @@ class MqttConsumer:
         self._ingest = ingest
         self._batch_size = batch_size
         self._batch_wait = batch_wait_seconds
-        self._queue: queue.Queue[_Received] = queue.Queue()
+        # SimpleQueue (C, one lock) rather than Queue (Python, two conditions): one put and one get
+        # per message, and the worker needs neither task_done nor a bound.
+        self._queue: queue.SimpleQueue[_Received] = queue.SimpleQueue()
         self._stopping = threading.Event()
         self._subscribed = threading.Event()
         self._connection = 0
@@ -248,10 +251,11 @@ class MqttConsumer:
             logger.warning("lost the broker connection (%s); reconnecting", reason)
 
     def _on_message(self, _client: mqtt.Client, _userdata: Any, msg: mqtt.MQTTMessage) -> None:
-        with self._lock:
-            connection = self._connection
-        inbound = InboundMessage(topic=msg.topic, payload=bytes(msg.payload))
-        self._queue.put(_Received(inbound, msg.mid, msg.qos, connection))
+        # paho calls this and _on_connect on the same thread, so the connection number cannot change
+        # under it: no lock needed to read it here.
+        self._queue.put(
+            _Received(InboundMessage(msg.topic, bytes(msg.payload)), msg.mid, msg.qos, self._connection)
+        )
 
     # -- worker thread ----------------------------------------------------------------------
 
