@@ -118,6 +118,13 @@ def check_frame(frame: object) -> RgbImage:
     return frame
 
 
+def _reduced(image: RgbImage, scale: float) -> RgbImage:
+    """``image`` at ``scale`` (itself at 1 or more)."""
+    if scale >= 1:
+        return image
+    return np.asarray(cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA), np.uint8)
+
+
 class FaceEngine:
     """One camera's engine (tracks are per camera). The gallery may be shared and updated meanwhile."""
 
@@ -150,11 +157,7 @@ class FaceEngine:
     def _detect(self, image: RgbImage, scale: float, small: RgbImage | None = None) -> list[Detection]:
         """Faces in ``image`` detected at ``scale``; ``small`` is the image already reduced to it."""
         if small is None:
-            small = (
-                image
-                if scale >= 1
-                else cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-            )
+            small = _reduced(image, scale)
         found = self._backend.detect(
             np.ascontiguousarray(small),
             upsample=self.config.upsample,
@@ -187,13 +190,6 @@ class FaceEngine:
         with self._lock:
             return self._process(frame, at)
 
-    def _reduce(self, frame: RgbImage) -> RgbImage:
-        """The frame at ``detect_scale``: the motion gate compares it and the detector runs on it."""
-        scale = self.config.detect_scale
-        if scale >= 1:
-            return frame
-        return np.asarray(cv2.resize(frame, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA), np.uint8)
-
     def _changed(self, small: RgbImage) -> bool:
         grey = np.asarray(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY), dtype=np.uint8)
         previous, self._previous = self._previous, grey
@@ -210,7 +206,7 @@ class FaceEngine:
 
     def _process(self, frame: RgbImage, at: datetime) -> FrameReport:
         sightings: list[FaceSighting] = []
-        small = self._reduce(frame)
+        small = _reduced(frame, self.config.detect_scale)  # the motion gate's and the detector's
         if not self._changed(small):
             for track in self._tracks:
                 track.frames += 1
