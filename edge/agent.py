@@ -27,6 +27,7 @@ from edge.outbox import Outbox
 from edge.ports import Clock, SystemClock, TerminalFactory
 from edge.punch_poller import PunchPoller
 from edge.settings import EdgeSettings, TerminalSettings
+from edge.snapshot_retention import SnapshotRetention
 from edge.template_events import queue_templates_events
 from edge.user_sync import adms_user_lines, copy_templates, disable_task, upsert_task, write_templates
 
@@ -179,6 +180,9 @@ class EdgeAgent:
             self.adms.start()
         for loop in self.face.loops if self.face is not None else []:
             self._spawn(f"camera-{loop.camera_id}", loop.run)
+        if self.settings.face is not None:
+            retention = SnapshotRetention(self.outbox, self.settings.face.unknown_snapshot_hours)
+            self._spawn("snapshot-retention", retention.run)
         logger.info(
             "edge %s started: %d terminal(s), broker %s, outbox %s",
             self.settings.edge_id,

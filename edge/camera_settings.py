@@ -64,3 +64,9 @@ class FaceCheckInSettings(BaseModel):
 
     gallery_path: Path = Field(default=Path("edge-gallery.sqlite3"), description="the gallery kept here")
     cameras: list[CameraSettings] = Field(default_factory=list)
+    unknown_snapshot_hours: float = Field(
+        default=6.0,
+        gt=0,
+        description="an unknown face's snapshot still queued after this (the server unreachable) is dropped "
+        "from its check-in, as the server drops it after faces.unknown_snapshot_hours",
+    )

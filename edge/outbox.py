@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -249,6 +249,22 @@ class Outbox:
             before = self._db.total_changes
             self._db.executemany("DELETE FROM outbox WHERE event_id = ?", [(e,) for e in event_ids])
             return self._db.total_changes - before
+
+    def rewrite_older(self, created_before: float, rewrite: Callable[[str, bytes], bytes | None]) -> int:
+        """Replace the payload of queued events created before ``created_before`` with what
+        ``rewrite(topic, payload)`` returns (None leaves it as it is); returns how many changed.
+        The event id stays: it is derived from the event's content, not its payload bytes."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT seq, topic, payload FROM outbox WHERE created_at < ?", (created_before,)
+            ).fetchall()
+            changed = [
+                (new, seq) for seq, topic, payload in rows if (new := rewrite(topic, payload)) is not None
+            ]
+            if changed:
+                with self._transaction():
+                    self._db.executemany("UPDATE outbox SET payload = ? WHERE seq = ?", changed)
+        return len(changed)
 
     def depth(self) -> int:
         with self._lock:
