@@ -53,6 +53,7 @@ def start_registry_services(
     store = SqlRegistryStore(engine)
     registry = DeviceRegistry(store, load_terminal_models(firmware_configs_dir))
     config_publisher = EdgeConfigPublisher(registry, store, publisher, lambda: datetime.now(UTC))
+    registry.on_change = config_publisher.changed
     app.state.registry = RegistryServices(registry, store, config_publisher)
     config_publisher.start()
     return config_publisher.stop
@@ -190,7 +191,6 @@ def register_terminal(body: TerminalIn, services: Services) -> TerminalOut | JSO
         terminal = services.registry.register_terminal(body.entry(body.serial), _now())
     except RegistryError as exc:
         return refusal(exc)
-    services.publisher.changed()
     return TerminalOut.of(terminal)
 
 
@@ -200,7 +200,6 @@ def update_terminal(serial: str, body: TerminalChange, services: Services) -> Te
         terminal = services.registry.update_terminal(body.entry(serial), _now())
     except RegistryError as exc:
         return refusal(exc)
-    services.publisher.changed()
     return TerminalOut.of(terminal)
 
 
@@ -211,7 +210,6 @@ def delete_terminal(serial: str, services: Services) -> Response:
         services.registry.delete_terminal(serial)
     except RegistryError as exc:
         return refusal(exc)
-    services.publisher.changed()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -228,7 +226,6 @@ def register_camera(body: CameraIn, services: Services) -> CameraOut | JSONRespo
         camera = services.registry.register_camera(body.entry(body.camera_id), _now())
     except RegistryError as exc:
         return refusal(exc)
-    services.publisher.changed()
     return CameraOut.of(camera)
 
 
@@ -238,7 +235,6 @@ def update_camera(camera_id: str, body: CameraChange, services: Services) -> Cam
         camera = services.registry.update_camera(body.entry(camera_id), _now())
     except RegistryError as exc:
         return refusal(exc)
-    services.publisher.changed()
     return CameraOut.of(camera)
 
 
@@ -248,5 +244,4 @@ def delete_camera(camera_id: str, services: Services) -> Response:
         services.registry.delete_camera(camera_id)
     except RegistryError as exc:
         return refusal(exc)
-    services.publisher.changed()
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -10,6 +10,7 @@ one transaction: a refused or failed registration leaves nothing behind.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Literal, Protocol
@@ -169,6 +170,9 @@ class DeviceRegistry:
     def __init__(self, store: RegistryStore, models: list[TerminalModel]) -> None:
         self.store = store
         self.models = {model.name: model for model in models}
+        # Called after every stored change, whoever made it (API or page): the composition root
+        # points it at the edge config publisher, so no caller can forget to publish.
+        self.on_change: Callable[[], None] = lambda: None
 
     # ------------------------------------------------------------ checks
 
@@ -255,6 +259,7 @@ class DeviceRegistry:
         if self.store.terminal(entry.serial) is not None:
             raise AlreadyRegistered({"serial": ("serial_taken", self._registered_already(entry.serial))})
         self.store.add_terminal(terminal)  # AlreadyRegistered too if another request won the race
+        self.on_change()
         return terminal
 
     def _registered_already(self, serial: str) -> str:
@@ -266,11 +271,13 @@ class DeviceRegistry:
         current = self._existing_terminal(entry.serial)
         terminal = replace(self._terminal(entry, now, new=False), registered_at=current.registered_at)
         self.store.replace_terminal(terminal, current.edge_id)
+        self.on_change()
         return terminal
 
     def delete_terminal(self, serial: str) -> RegisteredTerminal:
         current = self._existing_terminal(serial)
         self.store.remove_terminal(serial, current.edge_id)
+        self.on_change()
         return current
 
     def _existing_terminal(self, serial: str) -> RegisteredTerminal:
@@ -317,6 +324,7 @@ class DeviceRegistry:
                 }
             )
         self.store.add_camera(entry, now)
+        self.on_change()
         return self._existing_camera(entry.camera_id)
 
     def update_camera(self, entry: CameraEntry, now: datetime) -> RegisteredCamera:
@@ -324,11 +332,13 @@ class DeviceRegistry:
         entry = replace(entry, source=entry.source.strip())
         self._check_camera(entry, new=False)
         self.store.replace_camera(entry, current.edge_id, now)
+        self.on_change()
         return self._existing_camera(entry.camera_id)
 
     def delete_camera(self, camera_id: str) -> RegisteredCamera:
         current = self._existing_camera(camera_id)
         self.store.remove_camera(camera_id, current.edge_id)
+        self.on_change()
         return current
 
     def _existing_camera(self, camera_id: str) -> RegisteredCamera:

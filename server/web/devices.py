@@ -118,7 +118,6 @@ async def register_terminal(request: Request) -> Response:
         except RegistryError as exc:
             _add_refusal(errors, exc)
         else:
-            await run_in_threadpool(registry.publisher.changed)
             session.flash(request, "devices.terminal_registered", "success", serial=entry.serial)
             return session.redirect(request, "/devices")
     context = {**await _choices(request), "form": form, "errors": errors.as_context()}
@@ -194,7 +193,6 @@ async def update_terminal(request: Request, serial: str) -> Response:
         except RegistryError as exc:
             _add_refusal(errors, exc)
         else:
-            await run_in_threadpool(registry.publisher.changed)
             session.flash(request, "devices.terminal_updated", "success", serial=serial)
             return session.redirect(request, "/devices")
     context = {**await _choices(request), "form": form, "errors": errors.as_context(), "editing": serial}
@@ -212,7 +210,6 @@ async def delete_terminal(request: Request, serial: str) -> Response:
         code = next(iter(exc.codes.values()))
         session.flash(request, f"devices.error.{code}", "error", detail=str(exc))
     else:
-        await run_in_threadpool(registry.publisher.changed)
         session.flash(request, "devices.terminal_deleted", "success", serial=serial)
     return session.redirect(request, "/devices")
 
@@ -240,7 +237,6 @@ async def register_camera(request: Request) -> Response:
         except RegistryError as exc:
             _add_refusal(errors, exc)
         else:
-            await run_in_threadpool(registry.publisher.changed)
             session.flash(request, "devices.camera_registered", "success", camera_id=entry.camera_id)
             return session.redirect(request, "/devices")
     context = {**await _choices(request), "form": form, "errors": errors.as_context()}
@@ -257,7 +253,6 @@ async def delete_camera(request: Request, camera_id: str) -> Response:
     except RegistryError as exc:
         session.flash(request, "devices.error.not_registered", "error", detail=str(exc))
     else:
-        await run_in_threadpool(registry.publisher.changed)
         session.flash(request, "devices.camera_deleted", "success", camera_id=camera_id)
     return session.redirect(request, "/devices")
 
