@@ -39,11 +39,11 @@ registry_router = APIRouter(prefix="/api/v1/registry", tags=["device registry"])
 
 @dataclass
 class RegistryServices:
-    """``app.state.registry``: the registry, its store and the publisher of the edges' configs."""
+    """``app.state.registry``: the registry (which tells the edges' config publisher of every change)
+    and its store."""
 
     registry: DeviceRegistry
     store: SqlRegistryStore
-    publisher: EdgeConfigPublisher
 
 
 def start_registry_services(
@@ -54,7 +54,7 @@ def start_registry_services(
     registry = DeviceRegistry(store, load_terminal_models(firmware_configs_dir))
     config_publisher = EdgeConfigPublisher(registry, store, publisher, lambda: datetime.now(UTC))
     registry.on_change = config_publisher.changed
-    app.state.registry = RegistryServices(registry, store, config_publisher)
+    app.state.registry = RegistryServices(registry, store)
     config_publisher.start()
     return config_publisher.stop
 
